@@ -1,0 +1,215 @@
+//! The only module that touches `wasi:http`: sends a [`Request`] through the
+//! host's outgoing handler and streams the reply body back.
+//!
+//! Bodies are written with `check-write` + `write` (`blocking-write-and-flush`
+//! traps above 4 KiB and is ~10x slower). Host error details are never copied
+//! from `to-debug-string`: hosts may put backtraces and file paths there, so
+//! failures are described from the typed `error-code` only.
+
+use wasip2::http::outgoing_handler;
+use wasip2::http::types::{
+    ErrorCode, Fields, IncomingBody, IncomingResponse, Method, OutgoingBody, OutgoingRequest,
+    Scheme, http_error_code,
+};
+use wasip2::io::streams::{InputStream, OutputStream, StreamError};
+
+use crate::error::{Error, Result};
+use crate::transport::{Body, Request, Response, Transport};
+
+/// The `wasi:http` transport.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct WasiHttp;
+
+/// A reply body being read from the host. Field order is drop order: the
+/// stream is a child of the body, which is a child of the response.
+pub struct WasiBody {
+    stream: Option<InputStream>,
+    body: Option<IncomingBody>,
+    _response: IncomingResponse,
+}
+
+/// A readable sentence for a wasi:http error code.
+fn describe(code: &ErrorCode) -> String {
+    match code {
+        ErrorCode::DnsError(_) => "DNS lookup failed".into(),
+        ErrorCode::ConnectionRefused => "connection refused".into(),
+        ErrorCode::ConnectionTerminated => "connection closed by the server".into(),
+        ErrorCode::ConnectionTimeout => "connection timed out".into(),
+        ErrorCode::ConnectionReadTimeout => "timed out waiting for the server".into(),
+        ErrorCode::HttpResponseTimeout => "timed out waiting for the response".into(),
+        ErrorCode::HttpRequestDenied => "request denied by the host's egress policy".into(),
+        ErrorCode::TlsCertificateError => "TLS certificate rejected".into(),
+        ErrorCode::TlsProtocolError => "TLS handshake failed".into(),
+        ErrorCode::HttpResponseIncomplete => "response ended early".into(),
+        ErrorCode::InternalError(Some(m)) => {
+            // Keep one short line: a host message is not ours to trust.
+            let line = m.lines().next().unwrap_or_default();
+            format!("host error: {}", line.chars().take(200).collect::<String>())
+        }
+        other => format!("{other:?}"),
+    }
+}
+
+fn stream_failure(e: StreamError, what: &str) -> Error {
+    match e {
+        StreamError::Closed => Error::Network(format!("{what}: connection closed")),
+        StreamError::LastOperationFailed(io) => match http_error_code(&io) {
+            Some(code) => Error::Network(format!("{what}: {}", describe(&code))),
+            None => Error::Network(format!("{what}: connection failed")),
+        },
+    }
+}
+
+/// Writes all of `data`, waiting for the host to accept each piece.
+fn write_all(out: &OutputStream, data: &[u8]) -> std::result::Result<(), StreamError> {
+    let mut offset = 0;
+    while offset < data.len() {
+        let room = loop {
+            let n = out.check_write()?;
+            if n > 0 {
+                break n as usize;
+            }
+            out.subscribe().block();
+        };
+        let end = data.len().min(offset + room);
+        out.write(&data[offset..end])?;
+        offset = end;
+    }
+    out.blocking_flush()
+}
+
+fn method(m: &str) -> Method {
+    match m {
+        "GET" => Method::Get,
+        "PUT" => Method::Put,
+        "POST" => Method::Post,
+        "HEAD" => Method::Head,
+        "DELETE" => Method::Delete,
+        other => Method::Other(other.to_owned()),
+    }
+}
+
+impl Transport for WasiHttp {
+    type Body = WasiBody;
+
+    fn send(&self, req: &Request, body: &[u8]) -> Result<Response<WasiBody>> {
+        let fields: Vec<(String, Vec<u8>)> = req
+            .headers
+            .iter()
+            .map(|(k, v)| (k.clone(), v.as_bytes().to_vec()))
+            .collect();
+        let headers = Fields::from_list(&fields)
+            .map_err(|e| Error::Network(format!("header refused by the host: {e:?}")))?;
+        let outgoing = OutgoingRequest::new(headers);
+        let refused = |what: &str| Error::Network(format!("host refused the request {what}"));
+        outgoing
+            .set_method(&method(req.method))
+            .map_err(|_| refused("method"))?;
+        outgoing
+            .set_scheme(Some(if req.secure {
+                &Scheme::Https
+            } else {
+                &Scheme::Http
+            }))
+            .map_err(|_| refused("scheme"))?;
+        outgoing
+            .set_authority(Some(&req.authority))
+            .map_err(|_| refused("authority"))?;
+        outgoing
+            .set_path_with_query(Some(&req.path_and_query()))
+            .map_err(|_| refused("path"))?;
+        let out_body = outgoing.body().map_err(|_| refused("body"))?;
+        // `handle` sends the head; the body follows through the stream.
+        let future = outgoing_handler::handle(outgoing, None)
+            .map_err(|c| Error::Network(describe(&c)))?;
+
+        let mut write_error = None;
+        if !body.is_empty() {
+            let stream = out_body.write().map_err(|_| refused("body stream"))?;
+            if let Err(e) = write_all(&stream, body) {
+                write_error = Some(stream_failure(e, "sending the request body"));
+            }
+        }
+        let finished = OutgoingBody::finish(out_body, None);
+
+        future.subscribe().block();
+        let response = match future.get() {
+            Some(Ok(Ok(r))) => r,
+            // A server may answer (403, 503) before reading the whole body: its
+            // reply explains more than our write error, so it wins when present.
+            Some(Ok(Err(code))) => {
+                return Err(write_error.unwrap_or_else(|| Error::Network(describe(&code))));
+            }
+            Some(Err(())) | None => {
+                return Err(Error::Network("response lost by the host".into()));
+            }
+        };
+        if let (Some(e), true) = (write_error, response.status() < 300) {
+            return Err(e);
+        }
+        if let Err(code) = finished
+            && response.status() < 300
+        {
+            return Err(Error::Network(describe(&code)));
+        }
+        let status = response.status();
+        let headers = {
+            let h = response.headers();
+            h.entries()
+                .into_iter()
+                .map(|(k, v)| {
+                    (
+                        k.to_ascii_lowercase(),
+                        String::from_utf8_lossy(&v).into_owned(),
+                    )
+                })
+                .collect()
+        };
+        let incoming = response
+            .consume()
+            .map_err(|_| Error::Network("response body already taken".into()))?;
+        let stream = incoming
+            .stream()
+            .map_err(|_| Error::Network("response body stream already taken".into()))?;
+        Ok(Response {
+            status,
+            headers,
+            body: WasiBody {
+                stream: Some(stream),
+                body: Some(incoming),
+                _response: response,
+            },
+        })
+    }
+}
+
+impl WasiBody {
+    fn finish(&mut self) {
+        self.stream.take();
+        if let Some(body) = self.body.take() {
+            drop(IncomingBody::finish(body));
+        }
+    }
+}
+
+impl Body for WasiBody {
+    fn read(&mut self, max: usize) -> Result<Vec<u8>> {
+        let Some(stream) = &self.stream else {
+            return Ok(Vec::new());
+        };
+        loop {
+            match stream.blocking_read(max as u64) {
+                Ok(bytes) if bytes.is_empty() => continue,
+                Ok(bytes) => return Ok(bytes),
+                Err(StreamError::Closed) => {
+                    self.finish();
+                    return Ok(Vec::new());
+                }
+                Err(e) => {
+                    self.finish();
+                    return Err(stream_failure(e, "reading the response body"));
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,231 @@
+//! Docker Distribution's S3 storage driver as a `wasm32-wasip2` component.
+//!
+//! This file is only the `wit-bindgen` glue: it converts between the WIT types
+//! of `wit/storage.wit` and the sans-IO core (`driver`, `config`, `path`, `s3`,
+//! `sign`), which `http` connects to `wasi:http`.
+
+pub mod config;
+pub mod driver;
+pub mod error;
+pub mod http;
+pub mod path;
+pub mod s3;
+pub mod sign;
+pub mod time;
+pub mod transport;
+
+use std::cell::RefCell;
+
+use crate::config::Value;
+use crate::driver::{FileReader as CoreReader, S3Driver};
+use crate::error::{BackendError, Error};
+use crate::http::{WasiBody, WasiHttp};
+
+mod bindings {
+    wit_bindgen::generate!({
+        path: "wit",
+        world: "storage-driver",
+        with: {
+            "wasi:http/types@0.2.12": wasip2::http::types,
+            "wasi:http/outgoing-handler@0.2.12": wasip2::http::outgoing_handler,
+            "wasi:io/poll@0.2.12": wasip2::io::poll,
+            "wasi:io/error@0.2.12": wasip2::io::error,
+            "wasi:io/streams@0.2.12": wasip2::io::streams,
+            "wasi:clocks/monotonic-clock@0.2.12": wasip2::clocks::monotonic_clock,
+        },
+    });
+}
+
+use bindings::exports::registry::storage::driver as wit_driver;
+use bindings::registry::storage::types as wit;
+
+struct Component;
+
+impl wit_driver::Guest for Component {
+    type Driver = DriverResource;
+    type FileReader = ReaderResource;
+    type FileWriter = WriterResource;
+    type Walker = WalkerResource;
+}
+
+fn to_wit_backend(b: BackendError) -> wit::BackendError {
+    wit::BackendError {
+        driver: driver::NAME.into(),
+        operation: b.operation,
+        code: b.code,
+        message: b.message,
+        status: b.status,
+        request_id: b.request_id,
+    }
+}
+
+fn to_wit(e: Error) -> wit::Error {
+    let pe = |path: String| wit::PathError {
+        driver: driver::NAME.into(),
+        path,
+    };
+    match e {
+        Error::PathNotFound { path } => wit::Error::PathNotFound(pe(path)),
+        Error::InvalidPath { path } => wit::Error::InvalidPath(pe(path)),
+        Error::InvalidOffset { path, offset } => wit::Error::InvalidOffset(wit::OffsetError {
+            driver: driver::NAME.into(),
+            path,
+            offset,
+        }),
+        Error::UnsupportedMethod => wit::Error::UnsupportedMethod(driver::NAME.into()),
+        Error::InvalidConfig(m) => wit::Error::InvalidConfig(m),
+        Error::AccessDenied(b) => wit::Error::AccessDenied(to_wit_backend(b)),
+        Error::Throttled(b) => wit::Error::Throttled(to_wit_backend(b)),
+        Error::Backend(b) => wit::Error::Backend(to_wit_backend(b)),
+        Error::Network(m) => wit::Error::Network(m),
+        Error::MalformedResponse(m) => wit::Error::MalformedResponse(m),
+        Error::InvalidState(m) => wit::Error::InvalidState(m),
+    }
+}
+
+fn from_wit_value(v: wit::ConfigValue) -> Value {
+    match v {
+        wit::ConfigValue::Text(s) => Value::Text(s),
+        wit::ConfigValue::Boolean(b) => Value::Bool(b),
+        wit::ConfigValue::Integer(i) => Value::Int(i),
+        wit::ConfigValue::Float(x) => Value::Float(x),
+        wit::ConfigValue::TextList(l) => Value::List(l),
+    }
+}
+
+fn to_wit_info(i: driver::FileInfo) -> wit::FileInfo {
+    wit::FileInfo {
+        path: i.path,
+        size: i.size,
+        mod_time: i.mod_time.map(|t| wit::Timestamp {
+            seconds: t.seconds,
+            nanoseconds: t.nanos,
+        }),
+        is_dir: i.is_dir,
+    }
+}
+
+/// The exported `driver` resource.
+struct DriverResource(S3Driver<WasiHttp>);
+
+impl wit_driver::GuestDriver for DriverResource {
+    fn open(params: Vec<wit::Parameter>) -> Result<wit_driver::Driver, wit::Error> {
+        let params: Vec<(String, Value)> = params
+            .into_iter()
+            .map(|p| (p.key, from_wit_value(p.value)))
+            .collect();
+        let d = S3Driver::open(&params, WasiHttp).map_err(to_wit)?;
+        Ok(wit_driver::Driver::new(DriverResource(d)))
+    }
+
+    fn name(&self) -> String {
+        driver::NAME.into()
+    }
+
+    fn warnings(&self) -> Vec<String> {
+        self.0.config().warnings.clone()
+    }
+
+    fn get_content(&self, path: String) -> Result<Vec<u8>, wit::Error> {
+        self.0.get_content(&path).map_err(to_wit)
+    }
+
+    fn put_content(&self, path: String, content: Vec<u8>) -> Result<(), wit::Error> {
+        self.0.put_content(&path, &content).map_err(to_wit)
+    }
+
+    fn reader(&self, path: String, offset: i64) -> Result<wit_driver::FileReader, wit::Error> {
+        let r = self.0.reader(&path, offset).map_err(to_wit)?;
+        Ok(wit_driver::FileReader::new(ReaderResource(RefCell::new(r))))
+    }
+
+    fn writer(&self, path: String, _append: bool) -> Result<wit_driver::FileWriter, wit::Error> {
+        path::check(&path).map_err(to_wit)?;
+        Err(to_wit(Error::UnsupportedMethod))
+    }
+
+    fn stat(&self, path: String) -> Result<wit::FileInfo, wit::Error> {
+        self.0.stat(&path).map(to_wit_info).map_err(to_wit)
+    }
+
+    fn list(&self, path: String) -> Result<Vec<String>, wit::Error> {
+        self.0.list(&path).map_err(to_wit)
+    }
+
+    fn move_(&self, source: String, destination: String) -> Result<(), wit::Error> {
+        path::check(&source).map_err(to_wit)?;
+        path::check(&destination).map_err(to_wit)?;
+        Err(to_wit(Error::UnsupportedMethod))
+    }
+
+    fn delete(&self, path: String) -> Result<(), wit::Error> {
+        self.0.delete(&path).map_err(to_wit)
+    }
+
+    fn redirect_url(
+        &self,
+        _request: wit::RedirectRequest,
+        path: String,
+    ) -> Result<Option<String>, wit::Error> {
+        path::check(&path).map_err(to_wit)?;
+        Err(to_wit(Error::UnsupportedMethod))
+    }
+
+    fn walk(
+        &self,
+        from: String,
+        _start_after_hint: Option<String>,
+    ) -> Result<wit_driver::Walker, wit::Error> {
+        path::check_or_root(&from).map_err(to_wit)?;
+        Err(to_wit(Error::UnsupportedMethod))
+    }
+}
+
+/// The exported `file-reader` resource.
+struct ReaderResource(RefCell<CoreReader<WasiBody>>);
+
+impl wit_driver::GuestFileReader for ReaderResource {
+    fn read(&self, max_len: u32) -> Result<Vec<u8>, wit::Error> {
+        self.0.borrow_mut().read(max_len as usize).map_err(to_wit)
+    }
+}
+
+/// No writer can be opened yet (`writer` answers `unsupported-method`), so
+/// this type has no values.
+enum WriterResource {}
+
+impl wit_driver::GuestFileWriter for WriterResource {
+    fn write(&self, _data: Vec<u8>) -> Result<u64, wit::Error> {
+        match *self {}
+    }
+    fn size(&self) -> u64 {
+        match *self {}
+    }
+    fn close(&self) -> Result<(), wit::Error> {
+        match *self {}
+    }
+    fn cancel(&self) -> Result<(), wit::Error> {
+        match *self {}
+    }
+    fn commit(&self) -> Result<(), wit::Error> {
+        match *self {}
+    }
+}
+
+/// No walker can be opened yet (`walk` answers `unsupported-method`), so this
+/// type has no values.
+enum WalkerResource {}
+
+impl wit_driver::GuestWalker for WalkerResource {
+    fn next(&self, _max_entries: u32) -> Result<Vec<wit::FileInfo>, wit::Error> {
+        match *self {}
+    }
+    fn skip_dir(&self, _path: String) {
+        match *self {}
+    }
+}
+
+// Exported symbols carry WIT names (`registry:storage/driver@0.1.0#...`) that
+// only a wasm linker accepts; native builds exist for the core's unit tests.
+#[cfg(target_arch = "wasm32")]
+bindings::export!(Component with_types_in bindings);

@@ -1,0 +1,98 @@
+//! The seam between the sans-IO core and the network: a request value, a
+//! response with a streamed body, and the [`Transport`] trait that `http.rs`
+//! implements with `wasi:http`.
+
+use crate::error::Result;
+use crate::sign::v4::canonical_query;
+
+/// One HTTP request, fully described; the body travels separately.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Request {
+    /// `GET`, `PUT`, `POST`, `HEAD` or `DELETE`.
+    pub method: &'static str,
+    /// HTTPS when true.
+    pub secure: bool,
+    /// `host[:port]`, exactly as signed and sent.
+    pub authority: String,
+    /// Percent-encoded path.
+    pub path: String,
+    /// Query parameters, not encoded.
+    pub query: Vec<(String, String)>,
+    /// Headers, `host` excluded (the transport derives it from `authority`).
+    pub headers: Vec<(String, String)>,
+}
+
+impl Request {
+    /// The path and the canonical (sorted, encoded) query: sending the query
+    /// in canonical form means the server sees exactly what was signed.
+    pub fn path_and_query(&self) -> String {
+        if self.query.is_empty() {
+            self.path.clone()
+        } else {
+            format!("{}?{}", self.path, canonical_query(&self.query))
+        }
+    }
+
+    /// The full URL.
+    pub fn url(&self) -> String {
+        let scheme = if self.secure { "https" } else { "http" };
+        format!("{scheme}://{}{}", self.authority, self.path_and_query())
+    }
+
+    /// Adds a header.
+    pub fn header(&mut self, name: &str, value: impl Into<String>) {
+        self.headers.push((name.to_owned(), value.into()));
+    }
+}
+
+/// A response whose body is read on demand.
+pub struct Response<B> {
+    /// HTTP status.
+    pub status: u16,
+    /// Headers with lower-case names.
+    pub headers: Vec<(String, String)>,
+    /// The body stream.
+    pub body: B,
+}
+
+impl<B> Response<B> {
+    /// The first value of a header (name in lower case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// A response body.
+pub trait Body {
+    /// Up to `max` next bytes; empty means the end.
+    fn read(&mut self, max: usize) -> Result<Vec<u8>>;
+
+    /// The rest of the body, refusing more than `limit` bytes.
+    fn read_to_end(&mut self, limit: usize) -> Result<Vec<u8>> {
+        let mut out = Vec::new();
+        loop {
+            let chunk = self.read(64 * 1024)?;
+            if chunk.is_empty() {
+                return Ok(out);
+            }
+            if out.len() + chunk.len() > limit {
+                return Err(crate::error::Error::MalformedResponse(format!(
+                    "reply body larger than {limit} bytes"
+                )));
+            }
+            out.extend_from_slice(&chunk);
+        }
+    }
+}
+
+/// Sends requests. The component's implementation is `http::WasiHttp`.
+pub trait Transport {
+    /// The body type of responses.
+    type Body: Body;
+
+    /// Sends `request` with `body` and waits for the response head.
+    fn send(&self, request: &Request, body: &[u8]) -> Result<Response<Self::Body>>;
+}
