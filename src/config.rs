@@ -276,9 +276,7 @@ fn is_region_name(region: &str) -> bool {
         && parts[..parts.len() - 1]
             .iter()
             .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase()))
-        && parts[parts.len() - 1]
-            .bytes()
-            .all(|b| b.is_ascii_digit())
+        && parts[parts.len() - 1].bytes().all(|b| b.is_ascii_digit())
         && !parts[parts.len() - 1].is_empty()
 }
 
@@ -400,7 +398,12 @@ impl Config {
             secure: p.boolean("secure", true)?,
             skip_verify: p.boolean("skipverify", false)?,
             v4_auth,
-            chunk_size: p.integer("chunksize", DEFAULT_CHUNK_SIZE, MIN_CHUNK_SIZE, MAX_CHUNK_SIZE)?,
+            chunk_size: p.integer(
+                "chunksize",
+                DEFAULT_CHUNK_SIZE,
+                MIN_CHUNK_SIZE,
+                MAX_CHUNK_SIZE,
+            )?,
             multipart_copy_chunk_size: p.integer(
                 "multipartcopychunksize",
                 DEFAULT_MULTIPART_COPY_CHUNK_SIZE,
@@ -544,11 +547,15 @@ mod tests {
             error_of(&with(&[("encrypt", text("yes"))])),
             "the encrypt parameter should be a boolean"
         );
-        assert!(error_of(&with(&[("storageclass", text("COLD"))])).starts_with(
-            "the storageclass parameter must be one of [NONE STANDARD REDUCED_REDUNDANCY"
-        ));
-        assert!(error_of(&with(&[("objectacl", text("open"))]))
-            .starts_with("invalid value for objectacl parameter: open"));
+        assert!(
+            error_of(&with(&[("storageclass", text("COLD"))])).starts_with(
+                "the storageclass parameter must be one of [NONE STANDARD REDUCED_REDUNDANCY"
+            )
+        );
+        assert!(
+            error_of(&with(&[("objectacl", text("open"))]))
+                .starts_with("invalid value for objectacl parameter: open")
+        );
     }
 
     #[test]
@@ -573,15 +580,17 @@ mod tests {
     fn storage_class_none_omits_the_header_and_is_case_insensitive() {
         let c = Config::from_params(&with(&[("storageclass", text("none"))])).unwrap();
         assert_eq!(c.storage_class, None);
-        let c = Config::from_params(&with(&[("storageclass", text("reduced_redundancy"))]))
-            .unwrap();
+        let c =
+            Config::from_params(&with(&[("storageclass", text("reduced_redundancy"))])).unwrap();
         assert_eq!(c.storage_class.as_deref(), Some("REDUCED_REDUNDANCY"));
     }
 
     #[test]
     fn v2_on_amazon_is_refused_at_open() {
-        assert!(error_of(&with(&[("v4auth", Value::Bool(false))]))
-            .starts_with("on Amazon S3 this storage driver can only be used with v4"));
+        assert!(
+            error_of(&with(&[("v4auth", Value::Bool(false))]))
+                .starts_with("on Amazon S3 this storage driver can only be used with v4")
+        );
     }
 
     #[test]
@@ -592,23 +601,36 @@ mod tests {
 
     #[test]
     fn redirect_endpoint_is_checked_like_the_reference() {
-        assert!(Config::from_params(&with(&[("redirectendpoint", text("https://cdn.example"))]))
-            .is_ok());
-        assert!(error_of(&with(&[("redirectendpoint", text("cdn.example"))]))
-            .starts_with("no scheme specified"));
+        assert!(
+            Config::from_params(&with(&[("redirectendpoint", text("https://cdn.example"))]))
+                .is_ok()
+        );
+        assert!(
+            error_of(&with(&[("redirectendpoint", text("cdn.example"))]))
+                .starts_with("no scheme specified")
+        );
         assert_eq!(
-            error_of(&with(&[("redirectendpoint", text("https://cdn.example/base"))])),
+            error_of(&with(&[(
+                "redirectendpoint",
+                text("https://cdn.example/base")
+            )])),
             "redirectendpoint cannot contain a base path: /base"
         );
         assert_eq!(
-            error_of(&with(&[("redirectendpoint", text("https://cdn.example?x=1"))])),
+            error_of(&with(&[(
+                "redirectendpoint",
+                text("https://cdn.example?x=1")
+            )])),
             "redirectendpoint cannot contain query parameters"
         );
     }
 
     #[test]
     fn secrets_never_show_in_debug_or_errors() {
-        let p = with(&[("secretkey", text("TOPSECRET-marker")), ("bogus", text("x"))]);
+        let p = with(&[
+            ("secretkey", text("TOPSECRET-marker")),
+            ("bogus", text("x")),
+        ]);
         let c = Config::from_params(&p).unwrap();
         assert!(!format!("{c:?}").contains("TOPSECRET"));
         assert!(!format!("{p:?}").contains("TOPSECRET"));

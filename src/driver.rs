@@ -188,7 +188,12 @@ impl<T: Transport> S3Driver<T> {
     }
 
     fn list_page(&self, op: &str, p: &ListObjects<'_>) -> Result<ListBucketResult> {
-        self.call_xml(op, self.requests.list_objects_v2(p), &[], "ListBucketResult")
+        self.call_xml(
+            op,
+            self.requests.list_objects_v2(p),
+            &[],
+            "ListBucketResult",
+        )
     }
 
     /// The whole content of a file.
@@ -208,7 +213,9 @@ impl<T: Transport> S3Driver<T> {
     pub fn put_content(&self, path: &str, content: &[u8]) -> Result<()> {
         path::check(path)?;
         let op = format!("put-content {path}");
-        let req = self.requests.put_object(&self.keys.key(path), content.len());
+        let req = self
+            .requests
+            .put_object(&self.keys.key(path), content.len());
         self.call_drain(&op, req, content)
     }
 
@@ -227,7 +234,8 @@ impl<T: Transport> S3Driver<T> {
         path::check(path)?;
         let op = format!("{what} {path}");
         let resp = self.send(
-            self.requests.get_object(&self.keys.key(path), offset as u64),
+            self.requests
+                .get_object(&self.keys.key(path), offset as u64),
             &[],
         )?;
         match resp.status {
@@ -401,7 +409,11 @@ impl<T: Transport> S3Driver<T> {
             return Err(Error::Backend(crate::error::BackendError {
                 operation: op.to_owned(),
                 code: first.code.clone(),
-                message: format!("{} of {} keys not deleted: {detail}", result.errors.len(), keys.len()),
+                message: format!(
+                    "{} of {} keys not deleted: {detail}",
+                    result.errors.len(),
+                    keys.len()
+                ),
                 status: 200,
                 request_id: String::new(),
             }));

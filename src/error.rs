@@ -99,7 +99,10 @@ mod tests {
     fn messages_carry_the_driver_name_like_the_reference() {
         let e = Error::PathNotFound { path: "/a".into() };
         assert_eq!(e.to_string(), "s3aws: Path not found: /a");
-        let e = Error::InvalidOffset { path: "/a".into(), offset: -1 };
+        let e = Error::InvalidOffset {
+            path: "/a".into(),
+            offset: -1,
+        };
         assert_eq!(e.to_string(), "s3aws: invalid offset: -1 for path: /a");
         assert_eq!(
             Error::InvalidPath { path: "abc".into() }.to_string(),

@@ -75,7 +75,12 @@ fn write_all(out: &OutputStream, data: &[u8]) -> std::result::Result<(), StreamE
         out.write(&data[offset..end])?;
         offset = end;
     }
-    out.blocking_flush()
+    match out.blocking_flush() {
+        // Every byte was accepted; the host may already have sent them all
+        // (Content-Length reached) and closed its end.
+        Err(StreamError::Closed) => Ok(()),
+        other => other,
+    }
 }
 
 fn method(m: &str) -> Method {
@@ -120,8 +125,8 @@ impl Transport for WasiHttp {
             .map_err(|_| refused("path"))?;
         let out_body = outgoing.body().map_err(|_| refused("body"))?;
         // `handle` sends the head; the body follows through the stream.
-        let future = outgoing_handler::handle(outgoing, None)
-            .map_err(|c| Error::Network(describe(&c)))?;
+        let future =
+            outgoing_handler::handle(outgoing, None).map_err(|c| Error::Network(describe(&c)))?;
 
         let mut write_error = None;
         if !body.is_empty() {
@@ -137,9 +142,8 @@ impl Transport for WasiHttp {
             Some(Ok(Ok(r))) => r,
             // A server may answer (403, 503) before reading the whole body: its
             // reply explains more than our write error, so it wins when present.
-            Some(Ok(Err(code))) => {
-                return Err(write_error.unwrap_or_else(|| Error::Network(describe(&code))));
-            }
+            // The host's code says why; a failed body write is only its echo.
+            Some(Ok(Err(code))) => return Err(Error::Network(describe(&code))),
             Some(Err(())) | None => {
                 return Err(Error::Network("response lost by the host".into()));
             }

@@ -19,7 +19,9 @@ pub fn check(path: &str) -> Result<()> {
     if is_valid(path) {
         Ok(())
     } else {
-        Err(Error::InvalidPath { path: path.to_owned() })
+        Err(Error::InvalidPath {
+            path: path.to_owned(),
+        })
     }
 }
 
@@ -108,7 +110,15 @@ mod tests {
 
     /// Spec 5.2 TestInvalidPaths, plus the reference S3 tests' `*` and trailing `/`.
     const INVALID: &[&str] = &[
-        "", "/", "abc", "123.abc", "//bcd", "/abc_123/", "/a/*", "/a b", "/ä",
+        "",
+        "/",
+        "abc",
+        "123.abc",
+        "//bcd",
+        "/abc_123/",
+        "/a/*",
+        "/a b",
+        "/ä",
     ];
 
     #[test]

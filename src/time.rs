@@ -164,7 +164,14 @@ mod tests {
     fn leap_days_and_epoch() {
         let t = UtcDateTime::parse_amz_date("20240229T235959Z").unwrap();
         assert_eq!(t.amz_date(), "20240229T235959Z");
-        assert_eq!(UtcDateTime { seconds: 0, nanos: 0 }.amz_date(), "19700101T000000Z");
+        assert_eq!(
+            UtcDateTime {
+                seconds: 0,
+                nanos: 0
+            }
+            .amz_date(),
+            "19700101T000000Z"
+        );
     }
 
     #[test]
@@ -173,7 +180,9 @@ mod tests {
         assert_eq!(t.seconds, 1_255_369_830);
         assert_eq!(t.nanos, 123_000_000);
         assert_eq!(
-            UtcDateTime::parse_iso8601("2009-10-12T17:50:30Z").unwrap().nanos,
+            UtcDateTime::parse_iso8601("2009-10-12T17:50:30Z")
+                .unwrap()
+                .nanos,
             0
         );
         assert!(UtcDateTime::parse_iso8601("2009-10-12 17:50:30").is_none());

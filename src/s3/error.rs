@@ -97,7 +97,12 @@ mod tests {
 
     #[test]
     fn signature_and_key_errors_are_access_denied() {
-        for code in ["SignatureDoesNotMatch", "InvalidAccessKeyId", "AccessDenied", "NotSignedUp"] {
+        for code in [
+            "SignatureDoesNotMatch",
+            "InvalidAccessKeyId",
+            "AccessDenied",
+            "NotSignedUp",
+        ] {
             let e = from_reply("get /a", 403, None, &body(code));
             let Error::AccessDenied(b) = e else {
                 panic!("{code} gave {e:?}")
@@ -118,7 +123,10 @@ mod tests {
             from_reply("put /a", 503, None, &body("SlowDown")),
             Error::Throttled(_)
         ));
-        assert!(matches!(from_reply("put /a", 429, None, b""), Error::Throttled(_)));
+        assert!(matches!(
+            from_reply("put /a", 429, None, b""),
+            Error::Throttled(_)
+        ));
     }
 
     #[test]
@@ -137,7 +145,10 @@ mod tests {
         let Error::Backend(b) = from_reply("x", 500, None, b"<html>oops</html>") else {
             panic!()
         };
-        assert_eq!((b.code.as_str(), b.message.as_str()), ("", "Internal Server Error"));
+        assert_eq!(
+            (b.code.as_str(), b.message.as_str()),
+            ("", "Internal Server Error")
+        );
     }
 
     #[test]

@@ -175,8 +175,11 @@ impl Requests {
 
     /// CreateMultipartUpload with every write setting (the KMS key id included).
     pub fn create_multipart_upload(&self, key: &str) -> Request {
-        let mut r =
-            self.with_write_headers(self.object("POST", key, vec![("uploads".into(), String::new())]));
+        let mut r = self.with_write_headers(self.object(
+            "POST",
+            key,
+            vec![("uploads".into(), String::new())],
+        ));
         r.header("content-length", "0");
         r
     }
@@ -270,7 +273,12 @@ impl Requests {
     }
 
     /// ListParts of an upload from `part_number_marker`.
-    pub fn list_parts(&self, key: &str, upload_id: &str, part_number_marker: Option<u32>) -> Request {
+    pub fn list_parts(
+        &self,
+        key: &str,
+        upload_id: &str,
+        part_number_marker: Option<u32>,
+    ) -> Request {
         let mut q = vec![("uploadId".to_owned(), upload_id.to_owned())];
         if let Some(m) = part_number_marker {
             q.push(("part-number-marker".into(), m.to_string()));
@@ -305,7 +313,10 @@ mod tests {
             ("accesskey".into(), Value::Text("AK".into())),
             ("secretkey".into(), Value::Text("SK".into())),
             ("bucket".into(), Value::Text("registry".into())),
-            ("regionendpoint".into(), Value::Text("http://127.0.0.1:9000".into())),
+            (
+                "regionendpoint".into(),
+                Value::Text("http://127.0.0.1:9000".into()),
+            ),
         ];
         for (k, v) in extra {
             p.push(((*k).into(), Value::Text((*v).into())));
@@ -323,13 +334,23 @@ mod tests {
 
     #[test]
     fn writes_carry_acl_encryption_and_storage_class() {
-        let r = requests(&[("encrypt", "true"), ("keyid", "k-1"), ("storageclass", "REDUCED_REDUNDANCY")])
-            .put_object("a/b", 3);
+        let r = requests(&[
+            ("encrypt", "true"),
+            ("keyid", "k-1"),
+            ("storageclass", "REDUCED_REDUNDANCY"),
+        ])
+        .put_object("a/b", 3);
         assert_eq!(r.method, "PUT");
         assert_eq!(r.url(), "http://127.0.0.1:9000/registry/a/b");
         assert_eq!(header(&r, "x-amz-server-side-encryption"), Some("aws:kms"));
-        assert_eq!(header(&r, "x-amz-server-side-encryption-aws-kms-key-id"), Some("k-1"));
-        assert_eq!(header(&r, "x-amz-storage-class"), Some("REDUCED_REDUNDANCY"));
+        assert_eq!(
+            header(&r, "x-amz-server-side-encryption-aws-kms-key-id"),
+            Some("k-1")
+        );
+        assert_eq!(
+            header(&r, "x-amz-storage-class"),
+            Some("REDUCED_REDUNDANCY")
+        );
         assert_eq!(header(&r, "x-amz-acl"), Some("private"));
         assert_eq!(header(&r, "content-type"), Some(CONTENT_TYPE));
         assert_eq!(header(&r, "content-length"), Some("3"));
@@ -346,7 +367,10 @@ mod tests {
     fn multipart_creation_keeps_the_kms_key_id() {
         let r = requests(&[("encrypt", "true"), ("keyid", "k-1")]).create_multipart_upload("a");
         assert_eq!(r.url(), "http://127.0.0.1:9000/registry/a?uploads=");
-        assert_eq!(header(&r, "x-amz-server-side-encryption-aws-kms-key-id"), Some("k-1"));
+        assert_eq!(
+            header(&r, "x-amz-server-side-encryption-aws-kms-key-id"),
+            Some("k-1")
+        );
     }
 
     #[test]
@@ -389,8 +413,14 @@ mod tests {
             "k",
             "u",
             &[
-                CompletedPart { number: 2, etag: "\"b\"".into() },
-                CompletedPart { number: 1, etag: "\"a\"".into() },
+                CompletedPart {
+                    number: 2,
+                    etag: "\"b\"".into(),
+                },
+                CompletedPart {
+                    number: 1,
+                    etag: "\"a\"".into(),
+                },
             ],
         );
         let body = String::from_utf8(body).unwrap();

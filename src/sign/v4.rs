@@ -428,7 +428,10 @@ mod tests {
             path: "/",
             query: &[],
             headers: &[
-                ("Content-Type", "application/x-www-form-urlencoded; charset=utf8"),
+                (
+                    "Content-Type",
+                    "application/x-www-form-urlencoded; charset=utf8",
+                ),
                 HOST,
                 DATE,
             ],
@@ -561,7 +564,10 @@ mod tests {
             ],
             EMPTY_SHA256,
         );
-        assert_eq!(sig, "f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41");
+        assert_eq!(
+            sig,
+            "f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41"
+        );
     }
 
     #[test]
@@ -584,7 +590,10 @@ mod tests {
             ],
             &body_hash,
         );
-        assert_eq!(sig, "98ad721746da40c64f1a55b78f14c238d841ea1380cd77a1b5971af0ece108bd");
+        assert_eq!(
+            sig,
+            "98ad721746da40c64f1a55b78f14c238d841ea1380cd77a1b5971af0ece108bd"
+        );
     }
 
     #[test]
@@ -600,7 +609,10 @@ mod tests {
             ],
             EMPTY_SHA256,
         );
-        assert_eq!(sig, "fea454ca298b7da1c68078a5d1bdbfbbe0d65c699e0f91ac7a200a0136783543");
+        assert_eq!(
+            sig,
+            "fea454ca298b7da1c68078a5d1bdbfbbe0d65c699e0f91ac7a200a0136783543"
+        );
     }
 
     #[test]
@@ -616,7 +628,10 @@ mod tests {
             ],
             EMPTY_SHA256,
         );
-        assert_eq!(sig, "34b48302e7b5fa45bde8084f4b7868a86f0a534bc59db6670ed5711ef69dc6f7");
+        assert_eq!(
+            sig,
+            "34b48302e7b5fa45bde8084f4b7868a86f0a534bc59db6670ed5711ef69dc6f7"
+        );
     }
 
     #[test]

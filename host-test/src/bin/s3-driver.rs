@@ -1,0 +1,367 @@
+//! `s3-driver`: every storage-driver operation from the command line, through
+//! the component in wasmtime. Exit status: 0 success, 1 driver error, 2 usage
+//! or configuration error.
+
+use std::io::{IsTerminal, Read, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use clap::{Parser, Subcommand};
+use host_test::{
+    Allowlist, CallError, ConfigValue, Driver, DriverError, EmbeddedS3, OutgoingPolicy,
+    RedirectRequest, Runtime, config_file,
+};
+use indicatif::{ProgressBar, ProgressStyle};
+use sha2::{Digest, Sha256};
+
+#[derive(Parser)]
+#[command(
+    name = "s3-driver",
+    version,
+    about = "Docker Distribution's S3 storage driver as a WebAssembly component"
+)]
+struct Cli {
+    /// A Distribution config.yml; its `storage: s3:` block configures the driver.
+    /// Without an endpoint and credentials the embedded S3 server is used.
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    /// Keep the embedded server's data in this directory (default: a temporary one).
+    #[arg(long, global = true)]
+    embedded_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Store a file (or standard input) at PATH.
+    Put { path: String, file: Option<PathBuf> },
+    /// Print the content of PATH from an offset.
+    Get {
+        path: String,
+        #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
+        offset: i64,
+    },
+    /// Size, modification time and kind of PATH.
+    Stat { path: String },
+    /// The direct children of PATH.
+    Ls { path: String },
+    /// Move SRC to DST.
+    Mv { src: String, dst: String },
+    /// Delete PATH and everything below it.
+    Rm { path: String },
+    /// The redirect URL a client would get for PATH.
+    Url {
+        path: String,
+        #[arg(long, default_value = "GET")]
+        method: String,
+        #[arg(long, default_value = "127.0.0.1")]
+        client_ip: String,
+    },
+    /// Walk everything below PATH.
+    Walk { path: String },
+    /// Store, stat, list, read back (SHA-256 checked) and delete a blob.
+    Demo {
+        /// Blob size in MiB.
+        #[arg(long, default_value_t = 4)]
+        mib: usize,
+    },
+}
+
+/// Why the command failed, and so its exit status.
+enum Failure {
+    Usage(String),
+    Driver(CallError),
+}
+
+impl From<CallError> for Failure {
+    fn from(e: CallError) -> Self {
+        match e {
+            CallError::Driver(DriverError::InvalidConfig(_)) => Failure::Usage(e.to_string()),
+            e => Failure::Driver(e),
+        }
+    }
+}
+
+fn text(params: &[(String, ConfigValue)], key: &str) -> Option<String> {
+    params
+        .iter()
+        .rev()
+        .find(|(k, _)| k == key)
+        .and_then(|(_, v)| match v {
+            ConfigValue::Text(s) if !s.is_empty() => Some(s.clone()),
+            _ => None,
+        })
+}
+
+/// Keys that only make sense for a real server; the embedded one replaces them.
+const SERVER_KEYS: &[&str] = &[
+    "accesskey",
+    "secretkey",
+    "sessiontoken",
+    "region",
+    "regionendpoint",
+    "bucket",
+    "secure",
+    "forcepathstyle",
+];
+
+/// The AWS credential variables the driver may read, when the host has them.
+fn credential_env() -> Vec<(String, String)> {
+    [
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+    ]
+    .iter()
+    .filter_map(|k| std::env::var(k).ok().map(|v| ((*k).to_owned(), v)))
+    .collect()
+}
+
+async fn open(cli: &Cli) -> Result<(Driver, Option<EmbeddedS3>), Failure> {
+    let mut params = match &cli.config {
+        Some(path) => {
+            config_file::s3_params_from_file(path).map_err(|e| Failure::Usage(format!("{e:#}")))?
+        }
+        None => Vec::new(),
+    };
+    let env = credential_env();
+    let has_endpoint = text(&params, "regionendpoint").is_some();
+    let has_credentials = text(&params, "accesskey").is_some() || !env.is_empty();
+    let mut server = None;
+    if !has_endpoint && !has_credentials {
+        let s = match &cli.embedded_dir {
+            Some(dir) => {
+                EmbeddedS3::start(
+                    dir,
+                    host_test::s3_server::DEFAULT_ACCESS_KEY,
+                    host_test::s3_server::DEFAULT_SECRET_KEY,
+                    host_test::s3_server::DEFAULT_BUCKET,
+                )
+                .await
+            }
+            None => EmbeddedS3::start_temp().await,
+        }
+        .map_err(|e| Failure::Usage(format!("starting the embedded S3 server: {e:#}")))?;
+        eprintln!(
+            "s3-driver: no endpoint or credentials configured; using the embedded S3 server at {} (data in {})",
+            s.endpoint(),
+            s.root().display()
+        );
+        params.retain(|(k, _)| !SERVER_KEYS.contains(&k.as_str()));
+        params.extend(s.params());
+        server = Some(s);
+    }
+    let runtime = Runtime::builtin().map_err(|e| Failure::Usage(format!("{e:#}")))?;
+    let policy = OutgoingPolicy::new(Allowlist::for_params(&params));
+    let driver = Driver::open(&runtime, &params, policy, &env).await?;
+    for w in driver.warnings() {
+        eprintln!("s3-driver: warning: {w}");
+    }
+    Ok((driver, server))
+}
+
+fn bar(len: u64) -> ProgressBar {
+    let pb = ProgressBar::new(len);
+    if std::io::stderr().is_terminal() {
+        pb.set_style(
+            ProgressStyle::with_template("{bytes}/{total_bytes} {wide_bar} {bytes_per_sec}")
+                .expect("valid template"),
+        );
+    } else {
+        pb.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+    }
+    pb
+}
+
+/// Deterministic bytes for the demo blob (xorshift; no need for crypto here).
+fn blob(len: usize) -> Vec<u8> {
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect()
+}
+
+async fn demo(driver: &Driver, mib: usize) -> Result<(), Failure> {
+    let data = blob(mib << 20);
+    let digest = hex::encode(Sha256::digest(&data));
+    let dir = format!(
+        "/docker/registry/v2/blobs/sha256/{}/{}",
+        &digest[..2],
+        digest
+    );
+    let path = format!("{dir}/data");
+    let step = |name: &str, t: Instant, detail: String| {
+        println!(
+            "{name:<7} {:>9.2} ms  {detail}",
+            t.elapsed().as_secs_f64() * 1e3
+        );
+    };
+    println!("demo: a {mib} MiB blob through the component in wasmtime");
+    let t = Instant::now();
+    driver.put_content(&path, &data).await?;
+    step("put", t, format!("{path} ({} bytes)", data.len()));
+    let t = Instant::now();
+    let info = driver.stat(&path).await?;
+    step(
+        "stat",
+        t,
+        format!(
+            "size {} dir {} mtime {:?}",
+            info.size,
+            info.is_dir,
+            info.mod_time.map(|m| m.seconds)
+        ),
+    );
+    if info.size != data.len() as u64 {
+        return Err(Failure::Driver(CallError::Host(format!(
+            "stat reported {} bytes, wrote {}",
+            info.size,
+            data.len()
+        ))));
+    }
+    let t = Instant::now();
+    let children = driver.list(&dir).await?;
+    step("list", t, format!("{dir}: {children:?}"));
+    let t = Instant::now();
+    let back = driver.get_content(&path).await?;
+    let back_digest = hex::encode(Sha256::digest(&back));
+    let ok = back_digest == digest;
+    step(
+        "get",
+        t,
+        format!(
+            "{} bytes, sha256 {back_digest} {}",
+            back.len(),
+            if ok { "matches" } else { "DIFFERS" }
+        ),
+    );
+    if !ok {
+        return Err(Failure::Driver(CallError::Host(
+            "SHA-256 of the data read back differs".into(),
+        )));
+    }
+    let t = Instant::now();
+    driver.delete(&path).await?;
+    step("delete", t, path.clone());
+    match driver.stat(&path).await {
+        Err(CallError::Driver(DriverError::PathNotFound(_))) => {}
+        other => {
+            return Err(Failure::Driver(CallError::Host(format!(
+                "after delete, stat gave {:?}",
+                other.map(|_| "a file")
+            ))));
+        }
+    }
+    let s = driver.http_stats();
+    println!(
+        "http: {} requests over {} connection(s), {} denied",
+        s.requests, s.connections, s.denied
+    );
+    println!("demo: ok");
+    Ok(())
+}
+
+async fn run(cli: Cli) -> Result<(), Failure> {
+    let (driver, _server) = open(&cli).await?;
+    match cli.command {
+        Command::Put { path, file } => {
+            let mut data = Vec::new();
+            match file {
+                Some(f) if f.as_os_str() != "-" => {
+                    data = std::fs::read(&f)
+                        .map_err(|e| Failure::Usage(format!("reading {}: {e}", f.display())))?;
+                }
+                _ => {
+                    std::io::stdin()
+                        .read_to_end(&mut data)
+                        .map_err(|e| Failure::Usage(format!("reading standard input: {e}")))?;
+                }
+            }
+            let pb = bar(data.len() as u64);
+            driver.put_content(&path, &data).await?;
+            pb.finish_and_clear();
+            eprintln!("stored {} bytes at {path}", data.len());
+        }
+        Command::Get { path, offset } => {
+            let total = driver.stat(&path).await.map(|i| i.size).unwrap_or(0);
+            let pb = bar(total.saturating_sub(offset.max(0) as u64));
+            let mut reader = driver.reader(&path, offset).await?;
+            let mut out = std::io::stdout().lock();
+            loop {
+                let chunk = reader.read(1 << 20).await?;
+                if chunk.is_empty() {
+                    break;
+                }
+                pb.inc(chunk.len() as u64);
+                out.write_all(&chunk)
+                    .map_err(|e| Failure::Usage(format!("writing standard output: {e}")))?;
+            }
+            pb.finish_and_clear();
+        }
+        Command::Stat { path } => {
+            let i = driver.stat(&path).await?;
+            println!("path:     {}", i.path);
+            println!("size:     {}", i.size);
+            println!("is-dir:   {}", i.is_dir);
+            match i.mod_time {
+                Some(t) => println!(
+                    "mod-time: {}.{:09} (unix seconds)",
+                    t.seconds, t.nanoseconds
+                ),
+                None => println!("mod-time: -"),
+            }
+        }
+        Command::Ls { path } => {
+            for child in driver.list(&path).await? {
+                println!("{child}");
+            }
+        }
+        Command::Mv { src, dst } => driver.move_(&src, &dst).await?,
+        Command::Rm { path } => driver.delete(&path).await?,
+        Command::Url {
+            path,
+            method,
+            client_ip,
+        } => {
+            let req = RedirectRequest {
+                method,
+                remote_addr: client_ip,
+                forwarded_for: None,
+                real_ip: None,
+            };
+            match driver.redirect_url(&req, &path).await? {
+                Some(url) => println!("{url}"),
+                None => println!("(no redirect: the registry serves the content itself)"),
+            }
+        }
+        Command::Walk { path } => driver.walk(&path, None).await?,
+        Command::Demo { mib } => demo(&driver, mib).await?,
+    }
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    match rt.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::Usage(m)) => {
+            eprintln!("s3-driver: {m}");
+            ExitCode::from(2)
+        }
+        Err(Failure::Driver(e)) => {
+            eprintln!("s3-driver: {e}");
+            ExitCode::from(1)
+        }
+    }
+}

@@ -1,0 +1,332 @@
+//! An opened driver as a Rust value: async methods that mirror the WIT
+//! contract, each one a call into the component's instance.
+
+// `CallError` carries the WIT error by value so callers can match on it
+// directly; its size is irrelevant next to a call into wasm.
+#![allow(clippy::result_large_err)]
+
+use std::fmt;
+use std::sync::Arc;
+
+use tokio::sync::Mutex;
+use wasmtime::Store;
+use wasmtime::component::ResourceAny;
+
+use crate::policy::{OutgoingPolicy, Stats};
+use crate::runtime::bindings::registry::storage::types;
+use crate::runtime::{HostState, Runtime, StorageDriver};
+use crate::{ConfigValue, FileInfo, RedirectRequest};
+
+/// A driver call's failure: the driver's typed error, or the instance broke.
+#[derive(Debug, Clone)]
+pub enum CallError {
+    /// The driver's own error (the WIT `error` variant).
+    Driver(types::Error),
+    /// The component trapped or the host failed; the message has no host paths.
+    Host(String),
+}
+
+impl CallError {
+    fn host(e: impl fmt::Display) -> Self {
+        // Only the top-level message: the chain may hold paths and backtraces.
+        CallError::Host(e.to_string())
+    }
+}
+
+fn backend(f: &mut fmt::Formatter<'_>, kind: &str, b: &types::BackendError) -> fmt::Result {
+    write!(f, "{}: ", b.driver)?;
+    if !kind.is_empty() {
+        write!(f, "{kind}: ")?;
+    }
+    write!(f, "{}: ", b.operation)?;
+    if b.code.is_empty() {
+        write!(f, "HTTP {}", b.status)?;
+    } else {
+        write!(f, "{} (HTTP {})", b.code, b.status)?;
+    }
+    if !b.message.is_empty() {
+        write!(f, ": {}", b.message)?;
+    }
+    if !b.request_id.is_empty() {
+        write!(f, " [request id {}]", b.request_id)?;
+    }
+    Ok(())
+}
+
+/// The reference driver's messages, prefixed with the driver name.
+impl fmt::Display for CallError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use types::Error as E;
+        match self {
+            CallError::Host(m) => write!(f, "host: {m}"),
+            CallError::Driver(e) => match e {
+                E::PathNotFound(p) => write!(f, "{}: Path not found: {}", p.driver, p.path),
+                E::InvalidPath(p) => write!(f, "{}: invalid path: {}", p.driver, p.path),
+                E::InvalidOffset(o) => write!(
+                    f,
+                    "{}: invalid offset: {} for path: {}",
+                    o.driver, o.offset, o.path
+                ),
+                E::UnsupportedMethod(d) => write!(f, "{d}: unsupported method"),
+                E::InvalidConfig(m) => write!(f, "invalid configuration: {m}"),
+                E::AccessDenied(b) => backend(f, "access denied", b),
+                E::Throttled(b) => backend(f, "throttled", b),
+                E::Backend(b) => backend(f, "", b),
+                E::Network(m) => write!(f, "network: {m}"),
+                E::MalformedResponse(m) => write!(f, "malformed response: {m}"),
+                E::InvalidState(m) => write!(f, "{m}"),
+            },
+        }
+    }
+}
+
+impl std::error::Error for CallError {}
+
+/// The result of a driver call.
+pub type CallResult<T> = Result<T, CallError>;
+
+fn flatten<T>(r: wasmtime::Result<Result<T, types::Error>>) -> CallResult<T> {
+    match r {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => Err(CallError::Driver(e)),
+        Err(e) => Err(CallError::host(e)),
+    }
+}
+
+struct Instance {
+    store: Store<HostState>,
+    bindings: StorageDriver,
+    handle: ResourceAny,
+}
+
+/// An opened storage driver. Calls are serialised on one instance; readers
+/// share it.
+#[derive(Clone)]
+pub struct Driver {
+    inner: Arc<Mutex<Instance>>,
+    policy: OutgoingPolicy,
+    warnings: Vec<String>,
+}
+
+impl Driver {
+    /// Instantiates the component and opens a driver with `params`. Its HTTP
+    /// goes through `policy`; its environment (for the AWS credential
+    /// variables) holds `env` only.
+    pub async fn open(
+        runtime: &Runtime,
+        params: &[(String, ConfigValue)],
+        policy: OutgoingPolicy,
+        env: &[(String, String)],
+    ) -> CallResult<Driver> {
+        let (mut store, bindings) = runtime
+            .instantiate(policy.clone(), env)
+            .await
+            .map_err(CallError::host)?;
+        let wit_params: Vec<types::Parameter> = params
+            .iter()
+            .map(|(k, v)| types::Parameter {
+                key: k.clone(),
+                value: v.clone(),
+            })
+            .collect();
+        let api = bindings.registry_storage_driver().driver();
+        let handle = flatten(api.call_open(&mut store, &wit_params).await)?;
+        let warnings = api
+            .call_warnings(&mut store, handle)
+            .await
+            .map_err(CallError::host)?;
+        Ok(Driver {
+            inner: Arc::new(Mutex::new(Instance {
+                store,
+                bindings,
+                handle,
+            })),
+            policy,
+            warnings,
+        })
+    }
+
+    /// Warnings the driver reported when it opened (unknown parameters...).
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
+    }
+
+    /// HTTP counters of this driver's policy.
+    pub fn http_stats(&self) -> Stats {
+        self.policy.stats()
+    }
+
+    /// The driver's name (`s3aws`).
+    pub async fn name(&self) -> CallResult<String> {
+        let mut i = self.inner.lock().await;
+        let Instance {
+            store,
+            bindings,
+            handle,
+        } = &mut *i;
+        bindings
+            .registry_storage_driver()
+            .driver()
+            .call_name(store, *handle)
+            .await
+            .map_err(CallError::host)
+    }
+
+    /// The whole content of a file.
+    pub async fn get_content(&self, path: &str) -> CallResult<Vec<u8>> {
+        let mut i = self.inner.lock().await;
+        let Instance {
+            store,
+            bindings,
+            handle,
+        } = &mut *i;
+        let api = bindings.registry_storage_driver().driver();
+        flatten(api.call_get_content(store, *handle, path).await)
+    }
+
+    /// Stores `content` at `path`.
+    pub async fn put_content(&self, path: &str, content: &[u8]) -> CallResult<()> {
+        let mut i = self.inner.lock().await;
+        let Instance {
+            store,
+            bindings,
+            handle,
+        } = &mut *i;
+        let api = bindings.registry_storage_driver().driver();
+        flatten(api.call_put_content(store, *handle, path, content).await)
+    }
+
+    /// A reader from `offset`.
+    pub async fn reader(&self, path: &str, offset: i64) -> CallResult<Reader> {
+        let mut i = self.inner.lock().await;
+        let Instance {
+            store,
+            bindings,
+            handle,
+        } = &mut *i;
+        let api = bindings.registry_storage_driver().driver();
+        let r = flatten(api.call_reader(&mut *store, *handle, path, offset).await)?;
+        Ok(Reader {
+            inner: self.inner.clone(),
+            handle: r,
+        })
+    }
+
+    /// Opens a writer (`append` resumes an open upload).
+    pub async fn writer(&self, path: &str, append: bool) -> CallResult<()> {
+        let mut i = self.inner.lock().await;
+        let Instance {
+            store,
+            bindings,
+            handle,
+        } = &mut *i;
+        let api = bindings.registry_storage_driver().driver();
+        flatten(api.call_writer(store, *handle, path, append).await).map(|_| ())
+    }
+
+    /// Size, time and kind of `path`.
+    pub async fn stat(&self, path: &str) -> CallResult<FileInfo> {
+        let mut i = self.inner.lock().await;
+        let Instance {
+            store,
+            bindings,
+            handle,
+        } = &mut *i;
+        let api = bindings.registry_storage_driver().driver();
+        flatten(api.call_stat(store, *handle, path).await)
+    }
+
+    /// Direct children of a directory.
+    pub async fn list(&self, path: &str) -> CallResult<Vec<String>> {
+        let mut i = self.inner.lock().await;
+        let Instance {
+            store,
+            bindings,
+            handle,
+        } = &mut *i;
+        let api = bindings.registry_storage_driver().driver();
+        flatten(api.call_list(store, *handle, path).await)
+    }
+
+    /// Moves `source` to `destination`.
+    pub async fn move_(&self, source: &str, destination: &str) -> CallResult<()> {
+        let mut i = self.inner.lock().await;
+        let Instance {
+            store,
+            bindings,
+            handle,
+        } = &mut *i;
+        let api = bindings.registry_storage_driver().driver();
+        flatten(api.call_move(store, *handle, source, destination).await)
+    }
+
+    /// Deletes `path` recursively.
+    pub async fn delete(&self, path: &str) -> CallResult<()> {
+        let mut i = self.inner.lock().await;
+        let Instance {
+            store,
+            bindings,
+            handle,
+        } = &mut *i;
+        let api = bindings.registry_storage_driver().driver();
+        flatten(api.call_delete(store, *handle, path).await)
+    }
+
+    /// A redirect URL for a client's request, if any.
+    pub async fn redirect_url(
+        &self,
+        request: &RedirectRequest,
+        path: &str,
+    ) -> CallResult<Option<String>> {
+        let mut i = self.inner.lock().await;
+        let Instance {
+            store,
+            bindings,
+            handle,
+        } = &mut *i;
+        let api = bindings.registry_storage_driver().driver();
+        flatten(api.call_redirect_url(store, *handle, request, path).await)
+    }
+
+    /// Starts a walk (not offered by this version: `unsupported-method`).
+    pub async fn walk(&self, from: &str, start_after_hint: Option<&str>) -> CallResult<()> {
+        let mut i = self.inner.lock().await;
+        let Instance {
+            store,
+            bindings,
+            handle,
+        } = &mut *i;
+        let api = bindings.registry_storage_driver().driver();
+        flatten(api.call_walk(store, *handle, from, start_after_hint).await).map(|_| ())
+    }
+}
+
+/// A streamed file.
+pub struct Reader {
+    inner: Arc<Mutex<Instance>>,
+    handle: ResourceAny,
+}
+
+impl Reader {
+    /// Up to `max` next bytes; empty at the end.
+    pub async fn read(&mut self, max: u32) -> CallResult<Vec<u8>> {
+        let mut i = self.inner.lock().await;
+        let Instance {
+            store, bindings, ..
+        } = &mut *i;
+        let api = bindings.registry_storage_driver().file_reader();
+        flatten(api.call_read(store, self.handle, max).await)
+    }
+
+    /// Reads to the end.
+    pub async fn read_to_end(&mut self) -> CallResult<Vec<u8>> {
+        let mut out = Vec::new();
+        loop {
+            let chunk = self.read(1 << 20).await?;
+            if chunk.is_empty() {
+                return Ok(out);
+            }
+            out.extend_from_slice(&chunk);
+        }
+    }
+}

@@ -1,0 +1,30 @@
+//! The native wasmtime host of the S3 storage-driver component: loads the
+//! component, gives it `wasi:http` through a pooled client that reaches only
+//! allowed hosts, and carries the embedded S3 server, the `s3-driver` CLI and
+//! the test suites.
+//!
+//! ```no_run
+//! # async fn demo() -> anyhow::Result<()> {
+//! use host_test::{Driver, EmbeddedS3, OutgoingPolicy, Allowlist, Runtime};
+//! let server = EmbeddedS3::start_temp().await?;
+//! let params = server.params();
+//! let policy = OutgoingPolicy::new(Allowlist::for_params(&params));
+//! let driver = Driver::open(&Runtime::builtin()?, &params, policy, &[]).await?;
+//! driver.put_content("/hello", b"world").await?;
+//! assert_eq!(driver.get_content("/hello").await?, b"world");
+//! # Ok(()) }
+//! ```
+
+pub mod config_file;
+pub mod driver;
+pub mod policy;
+pub mod runtime;
+pub mod s3_server;
+
+pub use driver::{CallError, CallResult, Driver, Reader};
+pub use policy::{Allowlist, OutgoingPolicy, Stats};
+pub use runtime::Runtime;
+pub use runtime::bindings::registry::storage::types::{
+    ConfigValue, Error as DriverError, FileInfo, RedirectRequest,
+};
+pub use s3_server::EmbeddedS3;

@@ -1,0 +1,334 @@
+//! The host's outgoing-HTTP policy for a driver: which authorities the guest may
+//! reach, one pooled keep-alive client (rustls for https) shared by every
+//! request, and counters. Installed as the store's `WasiHttpHooks`.
+
+use std::collections::HashSet;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use http::Uri;
+use http_body_util::BodyExt;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody, WasiHttpHooks};
+
+/// Counts what the guest asked for and what the pool did.
+#[derive(Debug, Default)]
+pub struct Counters {
+    /// Requests the guest sent that were allowed.
+    pub requests: AtomicU64,
+    /// Requests refused by the allowlist.
+    pub denied: AtomicU64,
+    /// TCP connections opened (fewer than requests when the pool works).
+    pub connections: AtomicU64,
+    /// Requests that failed without a response.
+    pub failed: AtomicU64,
+}
+
+/// A snapshot of [`Counters`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Stats {
+    /// Allowed requests.
+    pub requests: u64,
+    /// Refused requests.
+    pub denied: u64,
+    /// Connections opened.
+    pub connections: u64,
+    /// Requests without a response.
+    pub failed: u64,
+}
+
+/// Wraps the TCP connector to count new connections.
+#[derive(Clone)]
+struct CountingConnector {
+    inner: HttpConnector,
+    counters: Arc<Counters>,
+}
+
+impl tower_service::Service<Uri> for CountingConnector {
+    type Response = <HttpConnector as tower_service::Service<Uri>>::Response;
+    type Error = <HttpConnector as tower_service::Service<Uri>>::Error;
+    type Future = <HttpConnector as tower_service::Service<Uri>>::Future;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, uri: Uri) -> Self::Future {
+        self.counters.connections.fetch_add(1, Ordering::Relaxed);
+        self.inner.call(uri)
+    }
+}
+
+type Pool = Client<hyper_rustls::HttpsConnector<CountingConnector>, WasiBody>;
+
+/// Which `host:port` authorities a driver may reach.
+#[derive(Debug, Clone, Default)]
+pub struct Allowlist {
+    exact: HashSet<String>,
+    /// `(".amazonaws.com", 443)`: any host ending so, on that port.
+    suffixes: Vec<(String, u16)>,
+}
+
+impl Allowlist {
+    /// Nothing allowed.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Allows one authority (`127.0.0.1:9000`, `minio.local:443`).
+    pub fn allow(mut self, authority: &str) -> Self {
+        self.exact.insert(authority.to_ascii_lowercase());
+        self
+    }
+
+    /// Allows every host under a domain suffix on one port.
+    pub fn allow_suffix(mut self, suffix: &str, port: u16) -> Self {
+        self.suffixes.push((suffix.to_ascii_lowercase(), port));
+        self
+    }
+
+    /// The allowlist a `storage: s3:` block implies: its `regionendpoint`,
+    /// or Amazon's S3 hosts when there is none.
+    pub fn for_params(params: &[(String, crate::ConfigValue)]) -> Self {
+        use crate::ConfigValue;
+        let text = |key: &str| {
+            params
+                .iter()
+                .rev()
+                .find(|(k, _)| k.eq_ignore_ascii_case(key))
+                .map(|(_, v)| match v {
+                    ConfigValue::Text(s) => s.clone(),
+                    ConfigValue::Boolean(b) => b.to_string(),
+                    ConfigValue::Integer(i) => i.to_string(),
+                    ConfigValue::Float(f) => f.to_string(),
+                    ConfigValue::TextList(l) => l.join(","),
+                })
+        };
+        let secure = !matches!(
+            text("secure").as_deref(),
+            Some("false" | "False" | "FALSE" | "0" | "f" | "F")
+        );
+        match text("regionendpoint").filter(|e| !e.is_empty()) {
+            Some(endpoint) => {
+                let (secure, rest) = if let Some(r) = endpoint.strip_prefix("https://") {
+                    (true, r)
+                } else if let Some(r) = endpoint.strip_prefix("http://") {
+                    (false, r)
+                } else {
+                    (secure, endpoint.as_str())
+                };
+                let host = rest.trim_end_matches('/');
+                Self::new().allow(&with_port(host, secure))
+            }
+            None => {
+                let port = if secure { 443 } else { 80 };
+                Self::new()
+                    .allow_suffix(".amazonaws.com", port)
+                    .allow_suffix(".amazonaws.com.cn", port)
+            }
+        }
+    }
+
+    /// True when `authority` (with its port) may be reached.
+    pub fn allows(&self, authority: &str) -> bool {
+        let authority = authority.to_ascii_lowercase();
+        if self.exact.contains(&authority) {
+            return true;
+        }
+        let Some((host, port)) = authority.rsplit_once(':') else {
+            return false;
+        };
+        let Ok(port) = port.parse::<u16>() else {
+            return false;
+        };
+        self.suffixes
+            .iter()
+            .any(|(suffix, p)| *p == port && host.ends_with(suffix.as_str()))
+    }
+}
+
+/// `host` with its scheme's default port made explicit.
+fn with_port(host: &str, secure: bool) -> String {
+    let port_part = if host.starts_with('[') {
+        host.split_once("]:").map(|(_, p)| p)
+    } else {
+        host.rsplit_once(':').map(|(_, p)| p)
+    };
+    if port_part.is_some_and(|p| p.parse::<u16>().is_ok()) {
+        host.to_owned()
+    } else {
+        format!("{host}:{}", if secure { 443 } else { 80 })
+    }
+}
+
+struct Shared {
+    pool: Pool,
+    allow: Allowlist,
+    counters: Arc<Counters>,
+}
+
+/// The outgoing policy of one driver; clones share the pool and counters.
+#[derive(Clone)]
+pub struct OutgoingPolicy {
+    shared: Arc<Shared>,
+}
+
+impl OutgoingPolicy {
+    /// A policy with its own connection pool.
+    pub fn new(allow: Allowlist) -> Self {
+        let counters = Arc::new(Counters::default());
+        let mut http = HttpConnector::new();
+        http.enforce_http(false);
+        http.set_nodelay(true);
+        http.set_connect_timeout(Some(Duration::from_secs(10)));
+        let connector = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_webpki_roots()
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(CountingConnector {
+                inner: http,
+                counters: counters.clone(),
+            });
+        let pool = Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(Duration::from_secs(30))
+            .pool_max_idle_per_host(64)
+            .build(connector);
+        Self {
+            shared: Arc::new(Shared {
+                pool,
+                allow,
+                counters,
+            }),
+        }
+    }
+
+    /// The counters so far.
+    pub fn stats(&self) -> Stats {
+        let c = &self.shared.counters;
+        Stats {
+            requests: c.requests.load(Ordering::Relaxed),
+            denied: c.denied.load(Ordering::Relaxed),
+            connections: c.connections.load(Ordering::Relaxed),
+            failed: c.failed.load(Ordering::Relaxed),
+        }
+    }
+}
+
+fn authority_of(uri: &Uri) -> Option<String> {
+    let a = uri.authority()?;
+    let secure = uri.scheme() == Some(&http::uri::Scheme::HTTPS);
+    Some(match a.port_u16() {
+        Some(_) => a.as_str().to_owned(),
+        None => format!("{}:{}", a.host(), if secure { 443 } else { 80 }),
+    })
+}
+
+/// Maps a pool error to the wasi:http code the guest sees. Only hyper's own
+/// one-line description crosses over: never host paths or backtraces.
+fn client_error(e: &hyper_util::client::legacy::Error) -> HttpError {
+    use std::error::Error as _;
+    if e.is_connect() {
+        return HttpError::ConnectionRefused;
+    }
+    match e.source().and_then(|s| s.downcast_ref::<hyper::Error>()) {
+        Some(h) if h.is_timeout() => HttpError::ConnectionReadTimeout,
+        Some(h) if h.is_incomplete_message() => HttpError::HttpResponseIncomplete,
+        Some(h) => HttpError::InternalError(Some(h.to_string())),
+        None => HttpError::InternalError(Some(e.to_string())),
+    }
+}
+
+type SendFuture = Pin<
+    Box<
+        dyn Future<
+                Output = Result<
+                    (
+                        http::Response<WasiBody>,
+                        Box<dyn Future<Output = Result<(), HttpError>> + Send>,
+                    ),
+                    HttpError,
+                >,
+            > + Send,
+    >,
+>;
+
+impl WasiHttpHooks for OutgoingPolicy {
+    fn send_request(
+        &mut self,
+        request: http::Request<WasiBody>,
+        options: Option<RequestOptions>,
+        _fut: Box<dyn Future<Output = Result<(), HttpError>> + Send>,
+    ) -> Box<
+        dyn Future<
+                Output = Result<
+                    (
+                        http::Response<WasiBody>,
+                        Box<dyn Future<Output = Result<(), HttpError>> + Send>,
+                    ),
+                    HttpError,
+                >,
+            > + Send,
+    > {
+        let shared = self.shared.clone();
+        let fut: SendFuture = Box::pin(async move {
+            let allowed = authority_of(request.uri()).is_some_and(|a| shared.allow.allows(&a));
+            if !allowed {
+                shared.counters.denied.fetch_add(1, Ordering::Relaxed);
+                return Err(HttpError::HttpRequestDenied);
+            }
+            shared.counters.requests.fetch_add(1, Ordering::Relaxed);
+            let first_byte = options
+                .and_then(|o| o.first_byte_timeout)
+                .unwrap_or(Duration::from_secs(600));
+            let response =
+                match tokio::time::timeout(first_byte, shared.pool.request(request)).await {
+                    Ok(Ok(r)) => r,
+                    Ok(Err(e)) => {
+                        shared.counters.failed.fetch_add(1, Ordering::Relaxed);
+                        return Err(client_error(&e));
+                    }
+                    Err(_) => {
+                        shared.counters.failed.fetch_add(1, Ordering::Relaxed);
+                        return Err(HttpError::ConnectionReadTimeout);
+                    }
+                };
+            let response = response.map(|b| b.map_err(HttpError::from).boxed_unsync());
+            let done: Box<dyn Future<Output = Result<(), HttpError>> + Send> =
+                Box::new(async { Ok(()) });
+            Ok((response, done))
+        });
+        Box::new(fut)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn allowlist_matches_authorities_with_ports() {
+        let a = Allowlist::new()
+            .allow("127.0.0.1:9000")
+            .allow_suffix(".amazonaws.com", 443);
+        assert!(a.allows("127.0.0.1:9000"));
+        assert!(!a.allows("127.0.0.1:9001"));
+        assert!(a.allows("registry.s3.amazonaws.com:443"));
+        assert!(!a.allows("registry.s3.amazonaws.com:80"));
+        assert!(!a.allows("evil.com:443"));
+        assert!(!a.allows("amazonaws.com.evil.com:443"));
+    }
+
+    #[test]
+    fn default_ports_are_made_explicit() {
+        assert_eq!(with_port("minio.local", true), "minio.local:443");
+        assert_eq!(with_port("minio.local:9000", true), "minio.local:9000");
+        assert_eq!(with_port("[::1]:9000", false), "[::1]:9000");
+        assert_eq!(with_port("[::1]", false), "[::1]:80");
+    }
+}
