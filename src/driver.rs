@@ -7,10 +7,13 @@ use crate::error::{Error, Result};
 use crate::path::{self, KeyMapper};
 use crate::s3::endpoint::Endpoint;
 use crate::s3::error::{from_reply, is_not_found};
-use crate::s3::request::{ListObjects, Requests};
-use crate::s3::xml::{self, DeleteResult, ListBucketResult};
+use crate::s3::request::{CompletedPart, ListObjects, Requests};
+use crate::s3::xml::{
+    self, CopyResult, DeleteResult, InitiateMultipartUploadResult, ListBucketResult,
+    ListMultipartUploadsResult, ListPartsResult, Part,
+};
 use crate::sign::Credentials;
-use crate::sign::v4::{CanonicalInput, Signer, UNSIGNED_PAYLOAD, sha256_hex};
+use crate::sign::v4::{CanonicalInput, Signer, UNSIGNED_PAYLOAD, canonical_query};
 use crate::time::UtcDateTime;
 use crate::transport::{Body, Request, Response, Transport};
 
@@ -22,6 +25,8 @@ pub const LIST_MAX: u32 = 1000;
 const ERROR_BODY_LIMIT: usize = 64 * 1024;
 /// XML replies (listings of 1000 keys) stay well below this.
 const XML_BODY_LIMIT: usize = 16 << 20;
+/// How long presigned redirect URLs stay valid (fixed in the reference).
+pub const PRESIGN_EXPIRY_SECS: u64 = 20 * 60;
 
 /// What `stat` reports.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -100,45 +105,9 @@ impl<T: Transport> S3Driver<T> {
         &self.config
     }
 
-    /// Signs with SigV4. Over TLS the body is not hashed (`UNSIGNED-PAYLOAD`):
-    /// TLS already protects it and SHA-256 in wasm costs ~1.6 ms/MB. Over plain
-    /// HTTP the body hash is signed so a changed byte is refused by the server.
-    fn sign(&self, req: &mut Request, body: &[u8]) {
-        let at = UtcDateTime::now();
-        let payload = if req.secure {
-            UNSIGNED_PAYLOAD.to_owned()
-        } else {
-            sha256_hex(body)
-        };
-        req.header("x-amz-date", at.amz_date());
-        req.header("x-amz-content-sha256", payload.clone());
-        if let Some(token) = self.signer.credentials().session_token() {
-            req.header("x-amz-security-token", token);
-        }
-        // Sign everything we send except what proxies may rewrite.
-        let mut signed = vec![("host".to_owned(), req.authority.clone())];
-        signed.extend(
-            req.headers
-                .iter()
-                .filter(|(k, _)| k != "user-agent" && k != "content-length")
-                .cloned(),
-        );
-        let auth = self.signer.authorize(
-            at,
-            &CanonicalInput {
-                method: req.method,
-                path: &req.path,
-                query: &req.query,
-                headers: &signed,
-                payload_hash: &payload,
-            },
-        );
-        req.header("authorization", auth.authorization);
-    }
-
     /// Signs and sends; any status is returned as is.
     fn send(&self, mut req: Request, body: &[u8]) -> Result<Response<T::Body>> {
-        self.sign(&mut req, body);
+        self.signer.sign_request(UtcDateTime::now(), &mut req, body);
         self.transport.send(&req, body)
     }
 
@@ -194,6 +163,263 @@ impl<T: Transport> S3Driver<T> {
             &[],
             "ListBucketResult",
         )
+    }
+
+    /// The request builders (for hosts that need raw requests, like test harnesses).
+    pub fn requests(&self) -> &Requests {
+        &self.requests
+    }
+
+    /// The signer.
+    pub fn signer(&self) -> &Signer {
+        &self.signer
+    }
+
+    /// Maps paths to keys.
+    pub fn keys(&self) -> &KeyMapper {
+        &self.keys
+    }
+
+    /// Lists one page of keys (used by the walker).
+    pub(crate) fn list_objects(&self, op: &str, p: &ListObjects<'_>) -> Result<ListBucketResult> {
+        self.list_page(op, p)
+    }
+
+    /// Starts a multipart upload with every write setting; returns its id.
+    pub(crate) fn create_upload(&self, op: &str, key: &str) -> Result<String> {
+        let r: InitiateMultipartUploadResult = self.call_xml(
+            op,
+            self.requests.create_multipart_upload(key),
+            &[],
+            "InitiateMultipartUploadResult",
+        )?;
+        Ok(r.upload_id)
+    }
+
+    /// Uploads one part; returns its ETag.
+    pub(crate) fn upload_part(
+        &self,
+        op: &str,
+        key: &str,
+        upload_id: &str,
+        number: u32,
+        data: &[u8],
+    ) -> Result<String> {
+        let req = self
+            .requests
+            .upload_part(key, upload_id, number, data.len());
+        let mut resp = self.call(op, req, data)?;
+        let etag = resp.header("etag").map(str::to_owned).ok_or_else(|| {
+            Error::MalformedResponse(format!("{op}: UploadPart reply without ETag"))
+        })?;
+        resp.body.read_to_end(ERROR_BODY_LIMIT)?;
+        Ok(etag)
+    }
+
+    /// Copies bytes `range` (inclusive) of `source_key` into part `number`.
+    pub(crate) fn upload_part_copy(
+        &self,
+        op: &str,
+        key: &str,
+        upload_id: &str,
+        number: u32,
+        source_key: &str,
+        range: (u64, u64),
+    ) -> Result<String> {
+        let req = self
+            .requests
+            .upload_part_copy(key, upload_id, number, source_key, Some(range));
+        let r: CopyResult = self.call_xml(op, req, &[], "CopyPartResult")?;
+        Ok(r.etag)
+    }
+
+    /// Completes an upload; the object becomes visible.
+    pub(crate) fn complete_upload(
+        &self,
+        op: &str,
+        key: &str,
+        upload_id: &str,
+        parts: &[CompletedPart],
+    ) -> Result<()> {
+        let (req, body) = self
+            .requests
+            .complete_multipart_upload(key, upload_id, parts);
+        let _: xml::CompleteMultipartUploadResult =
+            self.call_xml(op, req, &body, "CompleteMultipartUploadResult")?;
+        Ok(())
+    }
+
+    /// Aborts an upload.
+    pub(crate) fn abort_upload(&self, op: &str, key: &str, upload_id: &str) -> Result<()> {
+        self.call_drain(
+            op,
+            self.requests.abort_multipart_upload(key, upload_id),
+            &[],
+        )
+    }
+
+    /// The id of an open upload of exactly `key`, paging with both markers.
+    pub(crate) fn find_upload(&self, op: &str, key: &str) -> Result<Option<String>> {
+        let (mut key_marker, mut id_marker): (Option<String>, Option<String>) = (None, None);
+        loop {
+            let req = self.requests.list_multipart_uploads(
+                key,
+                key_marker.as_deref(),
+                id_marker.as_deref(),
+            );
+            let page: ListMultipartUploadsResult =
+                self.call_xml(op, req, &[], "ListMultipartUploadsResult")?;
+            if let Some(u) = page.uploads.iter().find(|u| u.key == key) {
+                return Ok(Some(u.upload_id.clone()));
+            }
+            if !page.is_truncated {
+                return Ok(None);
+            }
+            if page.next_key_marker.is_none() && page.next_upload_id_marker.is_none() {
+                return Err(Error::MalformedResponse(format!(
+                    "{op}: truncated upload listing without markers"
+                )));
+            }
+            key_marker = page.next_key_marker;
+            id_marker = page.next_upload_id_marker;
+        }
+    }
+
+    /// Every part of an upload, paging through ListParts (layers over 10 GB
+    /// have more than one page).
+    pub(crate) fn list_parts(&self, op: &str, key: &str, upload_id: &str) -> Result<Vec<Part>> {
+        let mut parts = Vec::new();
+        let mut marker = None;
+        loop {
+            let page: ListPartsResult = self.call_xml(
+                op,
+                self.requests.list_parts(key, upload_id, marker),
+                &[],
+                "ListPartsResult",
+            )?;
+            parts.extend(page.parts);
+            if !page.is_truncated {
+                break;
+            }
+            marker = Some(page.next_part_number_marker.ok_or_else(|| {
+                Error::MalformedResponse(format!("{op}: truncated part listing without marker"))
+            })?);
+        }
+        parts.sort_by_key(|p| p.part_number);
+        Ok(parts)
+    }
+
+    /// Bytes `from..` of an object (for re-buffering a resumed upload's tail).
+    pub(crate) fn get_range(&self, op: &str, key: &str, from: u64) -> Result<Vec<u8>> {
+        let resp = self.send(self.requests.get_object(key, from), &[])?;
+        match resp.status {
+            200 | 206 => {
+                let mut resp = resp;
+                resp.body.read_to_end(usize::MAX)
+            }
+            416 => Ok(Vec::new()),
+            _ => Err(Self::reply_error(op, resp)),
+        }
+    }
+
+    /// Moves `source` to `destination`: CopyObject up to the threshold, a
+    /// multipart copy above it (aborted if any part fails), then deletes the
+    /// source object.
+    pub fn move_(&self, source: &str, destination: &str) -> Result<()> {
+        path::check(source)?;
+        path::check(destination)?;
+        let op = format!("move {source} {destination}");
+        let info = self.stat(source)?;
+        if info.is_dir {
+            return Err(Error::PathNotFound {
+                path: source.to_owned(),
+            });
+        }
+        let (src, dst) = (self.keys.key(source), self.keys.key(destination));
+        if info.size <= self.config.multipart_copy_threshold_size {
+            let req = self.requests.copy_object(&src, &dst);
+            match self.call_xml::<CopyResult>(&op, req, &[], "CopyObjectResult") {
+                Ok(_) => {}
+                Err(Error::Backend(b)) if is_not_found(b.status, &b.code) => {
+                    return Err(Error::PathNotFound {
+                        path: source.to_owned(),
+                    });
+                }
+                Err(e) => return Err(e),
+            }
+        } else {
+            self.multipart_copy(&op, &src, &dst, info.size)?;
+        }
+        let resp = self.send(self.requests.delete_object(&src), &[])?;
+        if !(200..300).contains(&resp.status) {
+            return Err(Self::reply_error(&op, resp));
+        }
+        Ok(())
+    }
+
+    fn multipart_copy(&self, op: &str, src: &str, dst: &str, size: u64) -> Result<()> {
+        let chunk = self.config.multipart_copy_chunk_size;
+        let upload_id = self.create_upload(op, dst)?;
+        let copy_parts = || -> Result<Vec<CompletedPart>> {
+            let mut parts = Vec::new();
+            let mut first = 0u64;
+            let mut number = 1u32;
+            while first < size {
+                let last = (first + chunk).min(size) - 1;
+                let etag =
+                    self.upload_part_copy(op, dst, &upload_id, number, src, (first, last))?;
+                parts.push(CompletedPart { number, etag });
+                first = last + 1;
+                number += 1;
+            }
+            self.complete_upload(op, dst, &upload_id, &parts)?;
+            Ok(parts)
+        };
+        match copy_parts() {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                // Unlike the reference, leave no upload behind.
+                let _ = self.abort_upload(op, dst, &upload_id);
+                Err(e)
+            }
+        }
+    }
+
+    /// A presigned GET or HEAD URL valid 20 minutes; other methods are not
+    /// redirected. `redirectendpoint` replaces scheme and host before signing.
+    pub fn redirect_url(&self, method: &str, path: &str) -> Result<Option<String>> {
+        path::check(path)?;
+        let method = match method.to_ascii_uppercase().as_str() {
+            "GET" => "GET",
+            "HEAD" => "HEAD",
+            _ => return Ok(None),
+        };
+        let mut req = self.requests.head_object(&self.keys.key(path));
+        req.method = method;
+        if let Some(endpoint) = &self.config.redirect_endpoint {
+            let (scheme, host) = endpoint.split_once("://").unwrap_or(("https", endpoint));
+            req.secure = scheme.eq_ignore_ascii_case("https");
+            req.authority = host.trim_end_matches('/').to_owned();
+        }
+        let headers = vec![("host".to_owned(), req.authority.clone())];
+        let query = self.signer.presign(
+            UtcDateTime::now(),
+            PRESIGN_EXPIRY_SECS,
+            &CanonicalInput {
+                method,
+                path: &req.path,
+                query: &[],
+                headers: &headers,
+                payload_hash: UNSIGNED_PAYLOAD,
+            },
+        );
+        let scheme = if req.secure { "https" } else { "http" };
+        Ok(Some(format!(
+            "{scheme}://{}{}?{}",
+            req.authority,
+            req.path,
+            canonical_query(&query)
+        )))
     }
 
     /// The whole content of a file.

@@ -98,11 +98,17 @@ impl Transport for WasiHttp {
     type Body = WasiBody;
 
     fn send(&self, req: &Request, body: &[u8]) -> Result<Response<WasiBody>> {
-        let fields: Vec<(String, Vec<u8>)> = req
+        let mut fields: Vec<(String, Vec<u8>)> = req
             .headers
             .iter()
             .map(|(k, v)| (k.clone(), v.as_bytes().to_vec()))
             .collect();
+        // Without a length the body goes out chunked, which S3 servers refuse
+        // (411 MissingContentLength), even for an empty DELETE.
+        let has_length = req.headers.iter().any(|(k, _)| k == "content-length");
+        if !has_length && !matches!(req.method, "GET" | "HEAD") {
+            fields.push(("content-length".into(), body.len().to_string().into_bytes()));
+        }
         let headers = Fields::from_list(&fields)
             .map_err(|e| Error::Network(format!("header refused by the host: {e:?}")))?;
         let outgoing = OutgoingRequest::new(headers);

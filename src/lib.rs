@@ -13,13 +13,18 @@ pub mod s3;
 pub mod sign;
 pub mod time;
 pub mod transport;
+pub mod walk;
+pub mod writer;
 
 use std::cell::RefCell;
+use std::rc::Rc;
 
 use crate::config::Value;
 use crate::driver::{FileReader as CoreReader, S3Driver};
 use crate::error::{BackendError, Error};
 use crate::http::{WasiBody, WasiHttp};
+use crate::walk::Walker;
+use crate::writer::Writer;
 
 mod bindings {
     wit_bindgen::generate!({
@@ -105,8 +110,8 @@ fn to_wit_info(i: driver::FileInfo) -> wit::FileInfo {
     }
 }
 
-/// The exported `driver` resource.
-struct DriverResource(S3Driver<WasiHttp>);
+/// The exported `driver` resource; readers, writers and walkers share it.
+struct DriverResource(Rc<S3Driver<WasiHttp>>);
 
 impl wit_driver::GuestDriver for DriverResource {
     fn open(params: Vec<wit::Parameter>) -> Result<wit_driver::Driver, wit::Error> {
@@ -115,7 +120,7 @@ impl wit_driver::GuestDriver for DriverResource {
             .map(|p| (p.key, from_wit_value(p.value)))
             .collect();
         let d = S3Driver::open(&params, WasiHttp).map_err(to_wit)?;
-        Ok(wit_driver::Driver::new(DriverResource(d)))
+        Ok(wit_driver::Driver::new(DriverResource(Rc::new(d))))
     }
 
     fn name(&self) -> String {
@@ -139,9 +144,9 @@ impl wit_driver::GuestDriver for DriverResource {
         Ok(wit_driver::FileReader::new(ReaderResource(RefCell::new(r))))
     }
 
-    fn writer(&self, path: String, _append: bool) -> Result<wit_driver::FileWriter, wit::Error> {
-        path::check(&path).map_err(to_wit)?;
-        Err(to_wit(Error::UnsupportedMethod))
+    fn writer(&self, path: String, append: bool) -> Result<wit_driver::FileWriter, wit::Error> {
+        let w = Writer::open(self.0.clone(), &path, append).map_err(to_wit)?;
+        Ok(wit_driver::FileWriter::new(WriterResource(RefCell::new(w))))
     }
 
     fn stat(&self, path: String) -> Result<wit::FileInfo, wit::Error> {
@@ -153,9 +158,7 @@ impl wit_driver::GuestDriver for DriverResource {
     }
 
     fn move_(&self, source: String, destination: String) -> Result<(), wit::Error> {
-        path::check(&source).map_err(to_wit)?;
-        path::check(&destination).map_err(to_wit)?;
-        Err(to_wit(Error::UnsupportedMethod))
+        self.0.move_(&source, &destination).map_err(to_wit)
     }
 
     fn delete(&self, path: String) -> Result<(), wit::Error> {
@@ -164,20 +167,19 @@ impl wit_driver::GuestDriver for DriverResource {
 
     fn redirect_url(
         &self,
-        _request: wit::RedirectRequest,
+        request: wit::RedirectRequest,
         path: String,
     ) -> Result<Option<String>, wit::Error> {
-        path::check(&path).map_err(to_wit)?;
-        Err(to_wit(Error::UnsupportedMethod))
+        self.0.redirect_url(&request.method, &path).map_err(to_wit)
     }
 
     fn walk(
         &self,
         from: String,
-        _start_after_hint: Option<String>,
+        start_after_hint: Option<String>,
     ) -> Result<wit_driver::Walker, wit::Error> {
-        path::check_or_root(&from).map_err(to_wit)?;
-        Err(to_wit(Error::UnsupportedMethod))
+        let w = Walker::new(self.0.clone(), &from, start_after_hint.as_deref()).map_err(to_wit)?;
+        Ok(wit_driver::Walker::new(WalkerResource(RefCell::new(w))))
     }
 }
 
@@ -190,38 +192,41 @@ impl wit_driver::GuestFileReader for ReaderResource {
     }
 }
 
-/// No writer can be opened yet (`writer` answers `unsupported-method`), so
-/// this type has no values.
-enum WriterResource {}
+/// The exported `file-writer` resource.
+struct WriterResource(RefCell<Writer<WasiHttp>>);
 
 impl wit_driver::GuestFileWriter for WriterResource {
-    fn write(&self, _data: Vec<u8>) -> Result<u64, wit::Error> {
-        match *self {}
+    fn write(&self, data: Vec<u8>) -> Result<u64, wit::Error> {
+        self.0.borrow_mut().write(&data).map_err(to_wit)
     }
     fn size(&self) -> u64 {
-        match *self {}
+        self.0.borrow().size()
     }
     fn close(&self) -> Result<(), wit::Error> {
-        match *self {}
+        self.0.borrow_mut().close().map_err(to_wit)
     }
     fn cancel(&self) -> Result<(), wit::Error> {
-        match *self {}
+        self.0.borrow_mut().cancel().map_err(to_wit)
     }
     fn commit(&self) -> Result<(), wit::Error> {
-        match *self {}
+        self.0.borrow_mut().commit().map_err(to_wit)
     }
 }
 
-/// No walker can be opened yet (`walk` answers `unsupported-method`), so this
-/// type has no values.
-enum WalkerResource {}
+/// The exported `walker` resource.
+struct WalkerResource(RefCell<Walker<WasiHttp>>);
 
 impl wit_driver::GuestWalker for WalkerResource {
-    fn next(&self, _max_entries: u32) -> Result<Vec<wit::FileInfo>, wit::Error> {
-        match *self {}
+    fn next(&self, max_entries: u32) -> Result<Vec<wit::FileInfo>, wit::Error> {
+        let entries = self
+            .0
+            .borrow_mut()
+            .next(max_entries as usize)
+            .map_err(to_wit)?;
+        Ok(entries.into_iter().map(to_wit_info).collect())
     }
-    fn skip_dir(&self, _path: String) {
-        match *self {}
+    fn skip_dir(&self, path: String) {
+        self.0.borrow_mut().skip_dir(&path);
     }
 }
 

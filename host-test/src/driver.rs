@@ -212,8 +212,8 @@ impl Driver {
         })
     }
 
-    /// Opens a writer (`append` resumes an open upload).
-    pub async fn writer(&self, path: &str, append: bool) -> CallResult<()> {
+    /// A writer; with `append` it resumes the path's open upload.
+    pub async fn writer(&self, path: &str, append: bool) -> CallResult<Writer> {
         let mut i = self.inner.lock().await;
         let Instance {
             store,
@@ -221,7 +221,11 @@ impl Driver {
             handle,
         } = &mut *i;
         let api = bindings.registry_storage_driver().driver();
-        flatten(api.call_writer(store, *handle, path, append).await).map(|_| ())
+        let w = flatten(api.call_writer(&mut *store, *handle, path, append).await)?;
+        Ok(Writer {
+            inner: self.inner.clone(),
+            handle: w,
+        })
     }
 
     /// Size, time and kind of `path`.
@@ -288,8 +292,8 @@ impl Driver {
         flatten(api.call_redirect_url(store, *handle, request, path).await)
     }
 
-    /// Starts a walk (not offered by this version: `unsupported-method`).
-    pub async fn walk(&self, from: &str, start_after_hint: Option<&str>) -> CallResult<()> {
+    /// A walk of everything below `from`, after `start_after_hint` if given.
+    pub async fn walk(&self, from: &str, start_after_hint: Option<&str>) -> CallResult<Walker> {
         let mut i = self.inner.lock().await;
         let Instance {
             store,
@@ -297,7 +301,133 @@ impl Driver {
             handle,
         } = &mut *i;
         let api = bindings.registry_storage_driver().driver();
-        flatten(api.call_walk(store, *handle, from, start_after_hint).await).map(|_| ())
+        let w = flatten(
+            api.call_walk(&mut *store, *handle, from, start_after_hint)
+                .await,
+        )?;
+        Ok(Walker {
+            inner: self.inner.clone(),
+            handle: w,
+        })
+    }
+
+    /// Every entry of a walk (no skipping), for tests and the CLI.
+    pub async fn walk_all(
+        &self,
+        from: &str,
+        start_after_hint: Option<&str>,
+    ) -> CallResult<Vec<FileInfo>> {
+        let mut w = self.walk(from, start_after_hint).await?;
+        let mut out = Vec::new();
+        loop {
+            let page = w.next(1000).await?;
+            if page.is_empty() {
+                return Ok(out);
+            }
+            out.extend(page);
+        }
+    }
+}
+
+/// A writer whose data becomes visible on [`Writer::commit`].
+pub struct Writer {
+    inner: Arc<Mutex<Instance>>,
+    handle: ResourceAny,
+}
+
+impl fmt::Debug for Writer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Writer(..)")
+    }
+}
+
+impl Writer {
+    /// Appends `data`.
+    pub async fn write(&mut self, data: &[u8]) -> CallResult<u64> {
+        let mut i = self.inner.lock().await;
+        let Instance {
+            store, bindings, ..
+        } = &mut *i;
+        let api = bindings.registry_storage_driver().file_writer();
+        flatten(api.call_write(store, self.handle, data).await)
+    }
+
+    /// Bytes uploaded so far (the buffered tail counts after close/commit).
+    pub async fn size(&self) -> CallResult<u64> {
+        let mut i = self.inner.lock().await;
+        let Instance {
+            store, bindings, ..
+        } = &mut *i;
+        let api = bindings.registry_storage_driver().file_writer();
+        api.call_size(store, self.handle)
+            .await
+            .map_err(CallError::host)
+    }
+
+    /// Flushes and leaves the upload open for a later append.
+    pub async fn close(&mut self) -> CallResult<()> {
+        let mut i = self.inner.lock().await;
+        let Instance {
+            store, bindings, ..
+        } = &mut *i;
+        let api = bindings.registry_storage_driver().file_writer();
+        flatten(api.call_close(store, self.handle).await)
+    }
+
+    /// Aborts the upload.
+    pub async fn cancel(&mut self) -> CallResult<()> {
+        let mut i = self.inner.lock().await;
+        let Instance {
+            store, bindings, ..
+        } = &mut *i;
+        let api = bindings.registry_storage_driver().file_writer();
+        flatten(api.call_cancel(store, self.handle).await)
+    }
+
+    /// Makes the content visible.
+    pub async fn commit(&mut self) -> CallResult<()> {
+        let mut i = self.inner.lock().await;
+        let Instance {
+            store, bindings, ..
+        } = &mut *i;
+        let api = bindings.registry_storage_driver().file_writer();
+        flatten(api.call_commit(store, self.handle).await)
+    }
+}
+
+/// A walk in progress.
+pub struct Walker {
+    inner: Arc<Mutex<Instance>>,
+    handle: ResourceAny,
+}
+
+impl fmt::Debug for Walker {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Walker(..)")
+    }
+}
+
+impl Walker {
+    /// Up to `max` next entries; empty at the end.
+    pub async fn next(&mut self, max: u32) -> CallResult<Vec<FileInfo>> {
+        let mut i = self.inner.lock().await;
+        let Instance {
+            store, bindings, ..
+        } = &mut *i;
+        let api = bindings.registry_storage_driver().walker();
+        flatten(api.call_next(store, self.handle, max).await)
+    }
+
+    /// Skips what is below `dir` and not returned yet.
+    pub async fn skip_dir(&mut self, dir: &str) -> CallResult<()> {
+        let mut i = self.inner.lock().await;
+        let Instance {
+            store, bindings, ..
+        } = &mut *i;
+        let api = bindings.registry_storage_driver().walker();
+        api.call_skip_dir(store, self.handle, dir)
+            .await
+            .map_err(CallError::host)
     }
 }
 
@@ -305,6 +435,12 @@ impl Driver {
 pub struct Reader {
     inner: Arc<Mutex<Instance>>,
     handle: ResourceAny,
+}
+
+impl fmt::Debug for Reader {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Reader(..)")
+    }
 }
 
 impl Reader {

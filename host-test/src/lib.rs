@@ -16,12 +16,14 @@
 //! ```
 
 pub mod config_file;
+pub mod conformance;
 pub mod driver;
 pub mod policy;
+pub mod raw;
 pub mod runtime;
 pub mod s3_server;
 
-pub use driver::{CallError, CallResult, Driver, Reader};
+pub use driver::{CallError, CallResult, Driver, Reader, Walker, Writer};
 pub use policy::{Allowlist, OutgoingPolicy, Stats};
 pub use runtime::Runtime;
 pub use runtime::bindings::registry::storage::types::{

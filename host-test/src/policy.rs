@@ -171,6 +171,76 @@ struct Shared {
     pool: Pool,
     allow: Allowlist,
     counters: Arc<Counters>,
+    skip_verify: bool,
+}
+
+/// Accepts any server certificate but still checks handshake signatures:
+/// what `skipverify: true` asks for, for this driver's requests only.
+#[derive(Debug)]
+struct SkipCertificateCheck(Arc<rustls::crypto::CryptoProvider>);
+
+impl rustls::client::danger::ServerCertVerifier for SkipCertificateCheck {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &rustls::pki_types::CertificateDer<'_>,
+        _intermediates: &[rustls::pki_types::CertificateDer<'_>],
+        _server_name: &rustls::pki_types::ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+fn tls_config(skip_verify: bool) -> rustls::ClientConfig {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .expect("ring supports the default TLS versions");
+    if skip_verify {
+        builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(SkipCertificateCheck(provider)))
+            .with_no_client_auth()
+    } else {
+        builder
+            .with_root_certificates(rustls::RootCertStore {
+                roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+            })
+            .with_no_client_auth()
+    }
 }
 
 /// The outgoing policy of one driver; clones share the pool and counters.
@@ -180,15 +250,36 @@ pub struct OutgoingPolicy {
 }
 
 impl OutgoingPolicy {
-    /// A policy with its own connection pool.
+    /// A policy with its own connection pool, verifying TLS certificates
+    /// against the webpki roots.
     pub fn new(allow: Allowlist) -> Self {
+        Self::build(allow, false)
+    }
+
+    /// The same allowlist with the TLS settings of a `storage: s3:` block
+    /// (`skipverify`), with a pool of its own.
+    pub fn with_tls_from_params(self, params: &[(String, crate::ConfigValue)]) -> Self {
+        use crate::ConfigValue;
+        let skip = params.iter().rev().find(|(k, _)| k == "skipverify").is_some_and(|(_, v)| {
+            matches!(v, ConfigValue::Boolean(true))
+                || matches!(v, ConfigValue::Text(s) if matches!(s.as_str(), "1" | "t" | "T" | "true" | "TRUE" | "True"))
+        });
+        Self::build(self.shared.allow.clone(), skip)
+    }
+
+    /// True when this policy accepts any server certificate.
+    pub fn skips_tls_verification(&self) -> bool {
+        self.shared.skip_verify
+    }
+
+    fn build(allow: Allowlist, skip_verify: bool) -> Self {
         let counters = Arc::new(Counters::default());
         let mut http = HttpConnector::new();
         http.enforce_http(false);
         http.set_nodelay(true);
         http.set_connect_timeout(Some(Duration::from_secs(10)));
         let connector = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_webpki_roots()
+            .with_tls_config(tls_config(skip_verify))
             .https_or_http()
             .enable_http1()
             .wrap_connector(CountingConnector {
@@ -204,6 +295,7 @@ impl OutgoingPolicy {
                 pool,
                 allow,
                 counters,
+                skip_verify,
             }),
         }
     }

@@ -35,17 +35,38 @@ struct OpenUpload {
     upload_id: String,
 }
 
+/// Page sizes of the listings the wrapper implements; S3's are 1000. Smaller
+/// pages let tests exercise the driver's pagination with a few objects.
+#[derive(Debug, Clone, Copy)]
+pub struct PageSizes {
+    /// Most parts per ListParts page.
+    pub parts: i32,
+    /// Most uploads per ListMultipartUploads page.
+    pub uploads: i32,
+}
+
+impl Default for PageSizes {
+    fn default() -> Self {
+        Self {
+            parts: 1000,
+            uploads: 1000,
+        }
+    }
+}
+
 /// `s3s_fs::FileSystem` plus the multipart bookkeeping it lacks.
 pub struct FsWithUploads {
     fs: s3s_fs::FileSystem,
     root: PathBuf,
     uploads: Mutex<Vec<OpenUpload>>,
+    pages: PageSizes,
 }
 
 impl FsWithUploads {
     /// Serves the buckets (directories) under `root`.
-    pub fn new(root: &Path) -> anyhow::Result<Self> {
+    pub fn new(root: &Path, pages: PageSizes) -> anyhow::Result<Self> {
         Ok(Self {
+            pages,
             fs: s3s_fs::FileSystem::new(root)
                 .map_err(|e| anyhow::anyhow!("s3s-fs cannot serve {}: {e:?}", root.display()))?,
             root: root.to_path_buf(),
@@ -75,9 +96,6 @@ impl FsWithUploads {
             .retain(|u| u.upload_id != upload_id);
     }
 }
-
-/// Most parts per ListParts page, as S3.
-const MAX_PARTS: i32 = 1000;
 
 #[async_trait::async_trait]
 impl S3 for FsWithUploads {
@@ -233,7 +251,10 @@ impl S3 for FsWithUploads {
             return Err(s3_error!(NoSuchUpload));
         }
         let marker = input.part_number_marker.unwrap_or(0);
-        let max = input.max_parts.unwrap_or(MAX_PARTS).clamp(1, MAX_PARTS);
+        let max = input
+            .max_parts
+            .unwrap_or(self.pages.parts)
+            .clamp(1, self.pages.parts);
         let prefix = format!(".upload_id-{}.part-", input.upload_id);
         let mut numbers = Vec::new();
         let mut dir = tokio::fs::read_dir(&self.root)
@@ -293,7 +314,10 @@ impl S3 for FsWithUploads {
     ) -> S3Result<S3Response<ListMultipartUploadsOutput>> {
         let input = &req.input;
         let prefix = input.prefix.clone().unwrap_or_default();
-        let max = input.max_uploads.unwrap_or(1000).clamp(1, 1000) as usize;
+        let max = input
+            .max_uploads
+            .unwrap_or(self.pages.uploads)
+            .clamp(1, self.pages.uploads) as usize;
         let key_marker = input.key_marker.clone();
         let id_marker = input.upload_id_marker.clone();
         let mut open: Vec<OpenUpload> = self
@@ -356,14 +380,20 @@ impl Drop for EmbeddedS3 {
 impl EmbeddedS3 {
     /// Starts a server with the default keys and bucket on a temporary directory.
     pub async fn start_temp() -> anyhow::Result<Self> {
+        Self::start_temp_with(PageSizes::default()).await
+    }
+
+    /// Like [`EmbeddedS3::start_temp`], with listing page sizes of its own.
+    pub async fn start_temp_with(pages: PageSizes) -> anyhow::Result<Self> {
         let dir = tempfile::Builder::new()
             .prefix("s3-driver-embedded-")
             .tempdir()?;
-        let mut s = Self::start(
+        let mut s = Self::start_with(
             dir.path(),
             DEFAULT_ACCESS_KEY,
             DEFAULT_SECRET_KEY,
             DEFAULT_BUCKET,
+            pages,
         )
         .await?;
         s._temp = Some(dir);
@@ -377,8 +407,19 @@ impl EmbeddedS3 {
         secret_key: &str,
         bucket: &str,
     ) -> anyhow::Result<Self> {
+        Self::start_with(root, access_key, secret_key, bucket, PageSizes::default()).await
+    }
+
+    /// Like [`EmbeddedS3::start`], with listing page sizes of its own.
+    pub async fn start_with(
+        root: &Path,
+        access_key: &str,
+        secret_key: &str,
+        bucket: &str,
+        pages: PageSizes,
+    ) -> anyhow::Result<Self> {
         std::fs::create_dir_all(root.join(bucket)).context("creating the bucket directory")?;
-        let mut builder = S3ServiceBuilder::new(FsWithUploads::new(root)?);
+        let mut builder = S3ServiceBuilder::new(FsWithUploads::new(root, pages)?);
         builder.set_auth(s3s::auth::SimpleAuth::from_single(access_key, secret_key));
         let service = builder.build();
         let listener = TcpListener::bind("127.0.0.1:0").await?;

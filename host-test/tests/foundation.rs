@@ -20,9 +20,7 @@
 mod common;
 
 use common::*;
-use host_test::{
-    Allowlist, CallError, ConfigValue, Driver, DriverError, OutgoingPolicy, RedirectRequest,
-};
+use host_test::{Allowlist, CallError, ConfigValue, Driver, DriverError, OutgoingPolicy};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn root_exists_on_an_empty_bucket() {
@@ -485,26 +483,4 @@ async fn bad_configuration_is_invalid_config_naming_the_parameter() {
     .await
     .unwrap();
     assert_eq!(d.warnings(), ["unknown parameter \"chunksise\" ignored"]);
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn operations_of_later_issues_answer_unsupported_method() {
-    let (d, _s) = driver().await;
-    let req = RedirectRequest {
-        method: "GET".into(),
-        remote_addr: "127.0.0.1".into(),
-        forwarded_for: None,
-        real_ip: None,
-    };
-    for r in [
-        d.writer("/w", false).await,
-        d.move_("/a", "/b").await,
-        d.walk("/", None).await,
-        d.redirect_url(&req, "/a").await.map(|_| ()),
-    ] {
-        assert!(
-            matches!(&r, Err(CallError::Driver(DriverError::UnsupportedMethod(n))) if n == "s3aws"),
-            "{r:?}"
-        );
-    }
 }

@@ -131,6 +131,11 @@ impl Requests {
         r
     }
 
+    /// DeleteObject.
+    pub fn delete_object(&self, key: &str) -> Request {
+        self.object("DELETE", key, vec![])
+    }
+
     /// HeadObject.
     pub fn head_object(&self, key: &str) -> Request {
         self.object("HEAD", key, vec![])

@@ -160,6 +160,15 @@ pub struct CopyResult {
     pub etag: String,
 }
 
+/// `<CompleteMultipartUploadResult>`.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "PascalCase")]
+pub struct CompleteMultipartUploadResult {
+    /// The object's ETag (`"<md5 of part md5s>-<parts>"`).
+    #[serde(default, rename = "ETag")]
+    pub etag: String,
+}
+
 /// The name of the document's root element, if it has one.
 pub fn root_name(body: &[u8]) -> Option<String> {
     let mut reader = quick_xml::Reader::from_reader(body);

@@ -11,6 +11,7 @@ use sha2::{Digest, Sha256};
 
 use super::{Credentials, uri_encode};
 use crate::time::UtcDateTime;
+use crate::transport::Request;
 
 /// `x-amz-content-sha256` value when the body is not hashed (used over TLS).
 pub const UNSIGNED_PAYLOAD: &str = "UNSIGNED-PAYLOAD";
@@ -182,6 +183,45 @@ impl Signer {
                 self.scope(&at.date_stamp()),
             ),
         }
+    }
+
+    /// Signs an S3 request in place: adds `x-amz-date`, `x-amz-content-sha256`,
+    /// the session token if any, and `Authorization`.
+    ///
+    /// Over TLS the body is not hashed (`UNSIGNED-PAYLOAD`): TLS already
+    /// protects it and SHA-256 in wasm costs ~1.6 ms/MB. Over plain HTTP the
+    /// body hash is signed so the server refuses a changed byte. Every header
+    /// is signed except `user-agent` and `content-length`, which proxies may
+    /// rewrite.
+    pub fn sign_request(&self, at: UtcDateTime, req: &mut Request, body: &[u8]) {
+        let payload = if req.secure {
+            UNSIGNED_PAYLOAD.to_owned()
+        } else {
+            sha256_hex(body)
+        };
+        req.header("x-amz-date", at.amz_date());
+        req.header("x-amz-content-sha256", payload.clone());
+        if let Some(token) = self.credentials.session_token() {
+            req.header("x-amz-security-token", token);
+        }
+        let mut signed = vec![("host".to_owned(), req.authority.clone())];
+        signed.extend(
+            req.headers
+                .iter()
+                .filter(|(k, _)| k != "user-agent" && k != "content-length")
+                .cloned(),
+        );
+        let auth = self.authorize(
+            at,
+            &CanonicalInput {
+                method: req.method,
+                path: &req.path,
+                query: &req.query,
+                headers: &signed,
+                payload_hash: &payload,
+            },
+        );
+        req.header("authorization", auth.authorization);
     }
 
     /// The query parameters of a presigned URL valid for `expires_secs`,
@@ -631,6 +671,35 @@ mod tests {
         assert_eq!(
             sig,
             "34b48302e7b5fa45bde8084f4b7868a86f0a534bc59db6670ed5711ef69dc6f7"
+        );
+    }
+
+    /// `sign_request` reproduces the S3 documentation's GET example when given
+    /// its headers: the date and payload hash it adds are the example's.
+    #[test]
+    fn sign_request_matches_the_documented_get() {
+        let mut req = Request {
+            method: "GET",
+            secure: false,
+            authority: "examplebucket.s3.amazonaws.com".into(),
+            path: "/test.txt".into(),
+            query: vec![],
+            headers: vec![("range".into(), "bytes=0-9".into())],
+        };
+        s3_doc_signer().sign_request(s3_doc_time(), &mut req, b"");
+        let auth = &req.headers.last().unwrap().1;
+        assert_eq!(
+            auth,
+            "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20130524/us-east-1/s3/aws4_request, SignedHeaders=host;range;x-amz-content-sha256;x-amz-date, Signature=f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41"
+        );
+        let mut tls = req.clone();
+        tls.secure = true;
+        tls.headers.truncate(1);
+        s3_doc_signer().sign_request(s3_doc_time(), &mut tls, b"ignored");
+        assert!(
+            tls.headers
+                .iter()
+                .any(|(k, v)| k == "x-amz-content-sha256" && v == UNSIGNED_PAYLOAD)
         );
     }
 

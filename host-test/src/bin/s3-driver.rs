@@ -272,22 +272,38 @@ async fn run(cli: Cli) -> Result<(), Failure> {
     let (driver, _server) = open(&cli).await?;
     match cli.command {
         Command::Put { path, file } => {
-            let mut data = Vec::new();
-            match file {
+            // Streamed through the resumable writer: memory stays at a few parts.
+            let (mut input, len): (Box<dyn Read>, u64) = match file {
                 Some(f) if f.as_os_str() != "-" => {
-                    data = std::fs::read(&f)
+                    let h = std::fs::File::open(&f)
                         .map_err(|e| Failure::Usage(format!("reading {}: {e}", f.display())))?;
+                    let len = h.metadata().map(|m| m.len()).unwrap_or(0);
+                    (Box::new(h), len)
                 }
-                _ => {
-                    std::io::stdin()
-                        .read_to_end(&mut data)
-                        .map_err(|e| Failure::Usage(format!("reading standard input: {e}")))?;
+                _ => (Box::new(std::io::stdin()), 0),
+            };
+            let pb = bar(len);
+            let mut writer = driver.writer(&path, false).await?;
+            let mut buf = vec![0u8; 1 << 20];
+            let mut total = 0u64;
+            loop {
+                let n = input
+                    .read(&mut buf)
+                    .map_err(|e| Failure::Usage(format!("reading the input: {e}")))?;
+                if n == 0 {
+                    break;
                 }
+                if let Err(e) = writer.write(&buf[..n]).await {
+                    let _ = writer.cancel().await;
+                    return Err(e.into());
+                }
+                total += n as u64;
+                pb.inc(n as u64);
             }
-            let pb = bar(data.len() as u64);
-            driver.put_content(&path, &data).await?;
+            writer.commit().await?;
+            writer.close().await?;
             pb.finish_and_clear();
-            eprintln!("stored {} bytes at {path}", data.len());
+            eprintln!("stored {total} bytes at {path}");
         }
         Command::Get { path, offset } => {
             let total = driver.stat(&path).await.map(|i| i.size).unwrap_or(0);
@@ -341,7 +357,22 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                 None => println!("(no redirect: the registry serves the content itself)"),
             }
         }
-        Command::Walk { path } => driver.walk(&path, None).await?,
+        Command::Walk { path } => {
+            let mut walker = driver.walk(&path, None).await?;
+            loop {
+                let page = walker.next(1000).await?;
+                if page.is_empty() {
+                    break;
+                }
+                for e in page {
+                    if e.is_dir {
+                        println!("{}/", e.path);
+                    } else {
+                        println!("{}\t{}", e.path, e.size);
+                    }
+                }
+            }
+        }
         Command::Demo { mib } => demo(&driver, mib).await?,
     }
     Ok(())

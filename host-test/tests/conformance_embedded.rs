@@ -1,0 +1,59 @@
+//! The ported reference suite (see `host_test::conformance` for the table of
+//! cases) against the embedded s3s-fs server, one test per case.
+//! `S3_DRIVER_FULL_SIZE=1` runs the reference's full sizes (5 GiB stream,
+//! 32 x 32 MiB concurrent streams).
+
+mod common;
+
+use host_test::EmbeddedS3;
+use host_test::conformance::{Outcome, Quirks, Target, case, run_case};
+
+async fn run(name: &str) {
+    let server = EmbeddedS3::start_temp().await.expect("embedded server");
+    let target = Target {
+        name: "embedded s3s-fs".into(),
+        params: server.params(),
+        full_size: std::env::var("S3_DRIVER_FULL_SIZE").is_ok_and(|v| v == "1"),
+        quirks: Quirks {
+            storage_class_not_kept: Some("s3s-fs does not store storage classes"),
+        },
+    };
+    let case = case(name).expect("a ported case");
+    match run_case(&common::RUNTIME, &target, case).await {
+        Outcome::Pass => {}
+        Outcome::Skip(why) => println!(
+            "{name} ({}): skipped on {}: {why}",
+            case.reference, target.name
+        ),
+        Outcome::Fail(why) => panic!(
+            "{name} ({}) failed on {}: {why}",
+            case.reference, target.name
+        ),
+    }
+    assert!(
+        server.objects().is_empty(),
+        "objects left: {:?}",
+        server.objects()
+    );
+}
+
+macro_rules! cases {
+    ($($name:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread")]
+            async fn $name() {
+                run(stringify!($name)).await;
+            }
+        )*
+
+        #[test]
+        fn every_ported_case_has_a_test() {
+            let ours = [$(stringify!($name)),*];
+            let all: Vec<&str> = host_test::conformance::CASES.iter().map(|c| c.name).collect();
+            assert_eq!(ours.to_vec(), all);
+            assert_eq!(all.len(), 48);
+        }
+    };
+}
+
+include!("common/cases.rs");

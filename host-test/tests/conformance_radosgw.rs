@@ -1,0 +1,83 @@
+//! The ported reference suite against Ceph radosgw, one test per case.
+//!
+//! `.ci/run` starts a throw-away radosgw (`.ci/ceph-rgw.sh`) and sets
+//! `RADOSGW_ENDPOINT`, `RADOSGW_ACCESS_KEY` and `RADOSGW_SECRET_KEY`, plus
+//! `S3_DRIVER_REQUIRE_RADOSGW=1` so a missing server fails instead of skipping.
+//! Without them (a developer's quick `cargo test`) each case says it did not
+//! run.
+
+mod common;
+
+use host_test::ConfigValue;
+use host_test::conformance::{Outcome, Quirks, Target, case, run_case};
+use host_test::raw::RawS3;
+use tokio::sync::OnceCell;
+
+const BUCKET: &str = "conformance";
+
+fn target() -> Option<Target> {
+    let endpoint = std::env::var("RADOSGW_ENDPOINT")
+        .ok()
+        .filter(|e| !e.is_empty());
+    let Some(endpoint) = endpoint else {
+        assert!(
+            std::env::var("S3_DRIVER_REQUIRE_RADOSGW").as_deref() != Ok("1"),
+            "S3_DRIVER_REQUIRE_RADOSGW=1 but RADOSGW_ENDPOINT is not set"
+        );
+        return None;
+    };
+    let var = |k: &str| {
+        std::env::var(k).unwrap_or_else(|_| panic!("{k} must be set with RADOSGW_ENDPOINT"))
+    };
+    let t = |s: &str| ConfigValue::Text(s.to_owned());
+    Some(Target {
+        name: "radosgw".into(),
+        params: vec![
+            ("accesskey".into(), t(&var("RADOSGW_ACCESS_KEY"))),
+            ("secretkey".into(), t(&var("RADOSGW_SECRET_KEY"))),
+            ("region".into(), t("us-east-1")),
+            ("regionendpoint".into(), t(&endpoint)),
+            ("bucket".into(), t(BUCKET)),
+            ("forcepathstyle".into(), ConfigValue::Boolean(true)),
+        ],
+        full_size: std::env::var("S3_DRIVER_FULL_SIZE").is_ok_and(|v| v == "1"),
+        quirks: Quirks::default(),
+    })
+}
+
+static BUCKET_READY: OnceCell<()> = OnceCell::const_new();
+
+async fn run(name: &str) {
+    let Some(target) = target() else {
+        println!("{name}: not run: no radosgw configured (RADOSGW_ENDPOINT)");
+        return;
+    };
+    BUCKET_READY
+        .get_or_init(|| async {
+            RawS3::from_params(&target.params)
+                .expect("raw client")
+                .create_bucket()
+                .await
+                .expect("creating the conformance bucket on radosgw");
+        })
+        .await;
+    let case = case(name).expect("a ported case");
+    match run_case(&common::RUNTIME, &target, case).await {
+        Outcome::Pass => {}
+        Outcome::Skip(why) => println!("{name} ({}): skipped on radosgw: {why}", case.reference),
+        Outcome::Fail(why) => panic!("{name} ({}) failed on radosgw: {why}", case.reference),
+    }
+}
+
+macro_rules! cases {
+    ($($name:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread")]
+            async fn $name() {
+                run(stringify!($name)).await;
+            }
+        )*
+    };
+}
+
+include!("common/cases.rs");

@@ -1,0 +1,107 @@
+//! The writer's state machine beyond the reference suite: invalid uses give
+//! `invalid-state`, cancel leaves no upload, resumes page through ListParts and
+//! ListMultipartUploads, and resumed uploads keep uniform part sizes.
+
+mod common;
+
+use common::*;
+use host_test::raw::RawS3;
+use host_test::s3_server::PageSizes;
+use host_test::{
+    Allowlist, CallError, ConfigValue, Driver, DriverError, EmbeddedS3, OutgoingPolicy,
+};
+
+fn invalid_state<T: std::fmt::Debug>(r: Result<T, CallError>) -> String {
+    match r {
+        Err(CallError::Driver(DriverError::InvalidState(m))) => m,
+        other => panic!("expected invalid-state, got {other:?}"),
+    }
+}
+
+const MIB: usize = 1 << 20;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn append_to_a_non_empty_committed_file_is_refused_clearly() {
+    let (d, _s) = driver().await;
+    d.put_content("/blob", b"committed").await.unwrap();
+    let m = invalid_state(d.writer("/blob", true).await);
+    assert!(m.contains("/blob") && m.contains("9 bytes"), "{m}");
+    assert_eq!(d.get_content("/blob").await.unwrap(), b"committed");
+    not_found_path(d.writer("/missing", true).await);
+    d.delete("/blob").await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn calls_after_close_commit_or_cancel_are_invalid_state() {
+    let (d, s) = driver().await;
+    let mut w = d.writer("/w", false).await.unwrap();
+    w.write(b"abc").await.unwrap();
+    w.commit().await.unwrap();
+    assert!(invalid_state(w.commit().await).contains("already committed"));
+    assert!(invalid_state(w.write(b"x").await).contains("already committed"));
+    w.close().await.unwrap();
+    assert!(invalid_state(w.close().await).contains("already closed"));
+    assert!(invalid_state(w.write(b"x").await).contains("already closed"));
+    assert_eq!(d.get_content("/w").await.unwrap(), b"abc");
+
+    let mut w = d.writer("/w2", false).await.unwrap();
+    w.write(b"data").await.unwrap();
+    w.cancel().await.unwrap();
+    assert!(invalid_state(w.cancel().await).contains("already cancelled"));
+    w.close().await.unwrap();
+    not_found_path(d.get_content("/w2").await);
+    let raw = RawS3::from_params(&s.params()).unwrap();
+    assert_eq!(raw.uploads("").await.unwrap(), vec![]);
+    d.delete("/w").await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn parts_are_uniform_and_resume_pages_through_parts_and_uploads() {
+    // Two parts per ListParts page and one upload per ListMultipartUploads page.
+    let server = EmbeddedS3::start_temp_with(PageSizes {
+        parts: 2,
+        uploads: 1,
+    })
+    .await
+    .unwrap();
+    let mut params = server.params();
+    params.push(("chunksize".into(), ConfigValue::Integer(5 << 20)));
+    let policy = OutgoingPolicy::new(Allowlist::for_params(&params));
+    let d = Driver::open(&RUNTIME, &params, policy, &[]).await.unwrap();
+    let raw = RawS3::from_params(&params).unwrap();
+
+    // Uploads of sibling keys sort before and after ours; the driver must page past them.
+    let mut others = Vec::new();
+    for p in ["/layer-a", "/layer-b", "/layer0"] {
+        let mut w = d.writer(p, false).await.unwrap();
+        w.write(b"other").await.unwrap();
+        w.close().await.unwrap();
+        others.push(p);
+    }
+    let data = bytes(23 * MIB + 123);
+    let mut w = d.writer("/layer", false).await.unwrap();
+    w.write(&data[..11 * MIB]).await.unwrap();
+    w.close().await.unwrap();
+    assert_eq!(w.size().await.unwrap(), 11 * MIB as u64);
+
+    // 5 + 5 + 1 MiB so far: three parts, two ListParts pages.
+    let mut w = d.writer("/layer", true).await.unwrap();
+    assert_eq!(w.size().await.unwrap(), 11 * MIB as u64);
+    w.write(&data[11 * MIB..]).await.unwrap();
+    w.commit().await.unwrap();
+    w.close().await.unwrap();
+    assert_eq!(d.get_content("/layer").await.unwrap(), data);
+
+    // Every part of the final upload but the last was exactly chunksize: the
+    // object's multipart ETag says how many parts there were (23 MiB / 5 MiB).
+    let head = raw.get("layer").await.unwrap();
+    let etag = head.header("etag").unwrap_or_default().to_owned();
+    assert!(etag.trim_matches('"').ends_with("-5"), "ETag {etag}");
+
+    for p in others {
+        let mut w = d.writer(p, true).await.unwrap();
+        w.cancel().await.unwrap();
+    }
+    assert_eq!(raw.uploads("").await.unwrap(), vec![]);
+    d.delete("/layer").await.unwrap();
+}
