@@ -61,6 +61,16 @@ enum Command {
     },
     /// Walk everything below PATH.
     Walk { path: String },
+    /// Run the reference driver's test suite (48 cases) against the configured
+    /// store, each case in a scratch prefix it cleans up; print a table.
+    Conformance {
+        /// Run the reference's full sizes (a 5 GiB stream, 32 x 32 MiB streams).
+        #[arg(long)]
+        full_size: bool,
+        /// Run only the cases whose name contains this text.
+        #[arg(long)]
+        only: Option<String>,
+    },
     /// Store, stat, list, read back (SHA-256 checked) and delete a blob.
     Demo {
         /// Blob size in MiB.
@@ -119,7 +129,17 @@ fn credential_env() -> Vec<(String, String)> {
     .collect()
 }
 
-async fn open(cli: &Cli) -> Result<(Driver, Option<EmbeddedS3>), Failure> {
+/// The driver's parameters from `--config`, or the embedded server's.
+async fn target_params(
+    cli: &Cli,
+) -> Result<
+    (
+        Vec<(String, ConfigValue)>,
+        Vec<(String, String)>,
+        Option<EmbeddedS3>,
+    ),
+    Failure,
+> {
     let mut params = match &cli.config {
         Some(path) => {
             config_file::s3_params_from_file(path).map_err(|e| Failure::Usage(format!("{e:#}")))?
@@ -153,13 +173,75 @@ async fn open(cli: &Cli) -> Result<(Driver, Option<EmbeddedS3>), Failure> {
         params.extend(s.params());
         server = Some(s);
     }
+    Ok((params, env, server))
+}
+
+async fn open(cli: &Cli) -> Result<(Driver, Option<EmbeddedS3>), Failure> {
+    let (params, env, server) = target_params(cli).await?;
     let runtime = Runtime::builtin().map_err(|e| Failure::Usage(format!("{e:#}")))?;
-    let policy = OutgoingPolicy::new(Allowlist::for_params(&params));
+    let policy = OutgoingPolicy::new(Allowlist::for_params(&params)).with_tls_from_params(&params);
     let driver = Driver::open(&runtime, &params, policy, &env).await?;
     for w in driver.warnings() {
         eprintln!("s3-driver: warning: {w}");
     }
     Ok((driver, server))
+}
+
+/// `s3-driver conformance`: the ported suite with a pass/fail table.
+async fn conformance(cli: &Cli, full_size: bool, only: Option<&str>) -> Result<(), Failure> {
+    use host_test::conformance::{CASES, Outcome, Quirks, Target, run_case};
+    let (params, _env, server) = target_params(cli).await?;
+    let runtime = Runtime::builtin().map_err(|e| Failure::Usage(format!("{e:#}")))?;
+    let name = match &server {
+        Some(s) => format!("embedded s3s-fs at {}", s.endpoint()),
+        None => text(&params, "regionendpoint").unwrap_or_else(|| "Amazon S3".into()),
+    };
+    let target = Target {
+        name: name.clone(),
+        params,
+        full_size,
+        quirks: Quirks {
+            storage_class_not_kept: server
+                .as_ref()
+                .map(|_| "s3s-fs does not store storage classes"),
+        },
+    };
+    println!("conformance: the reference suite against {name}");
+    println!("{:<38} {:<36} {:>9}  result", "case", "reference", "time");
+    let (mut pass, mut fail, mut skip) = (0, 0, 0);
+    for case in CASES
+        .iter()
+        .filter(|c| only.is_none_or(|o| c.name.contains(o)))
+    {
+        let t = Instant::now();
+        let outcome = run_case(&runtime, &target, case).await;
+        let ms = t.elapsed().as_secs_f64() * 1e3;
+        let result = match &outcome {
+            Outcome::Pass => {
+                pass += 1;
+                "pass".to_owned()
+            }
+            Outcome::Fail(why) => {
+                fail += 1;
+                format!("FAIL: {why}")
+            }
+            Outcome::Skip(why) => {
+                skip += 1;
+                format!("skip: {why}")
+            }
+        };
+        println!(
+            "{:<38} {:<36} {ms:>7.0}ms  {result}",
+            case.name, case.reference
+        );
+    }
+    println!("conformance: {pass} passed, {fail} failed, {skip} skipped");
+    if fail > 0 {
+        return Err(Failure::Driver(CallError::Host(format!(
+            "{fail} conformance case(s) failed"
+        ))));
+    }
+    Ok(())
 }
 
 fn bar(len: u64) -> ProgressBar {
@@ -269,6 +351,9 @@ async fn demo(driver: &Driver, mib: usize) -> Result<(), Failure> {
 }
 
 async fn run(cli: Cli) -> Result<(), Failure> {
+    if let Command::Conformance { full_size, only } = &cli.command {
+        return conformance(&cli, *full_size, only.as_deref()).await;
+    }
     let (driver, _server) = open(&cli).await?;
     match cli.command {
         Command::Put { path, file } => {
@@ -374,6 +459,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             }
         }
         Command::Demo { mib } => demo(&driver, mib).await?,
+        Command::Conformance { .. } => unreachable!("handled before opening a driver"),
     }
     Ok(())
 }
