@@ -136,7 +136,21 @@ impl<T: Transport> S3Driver<T> {
         body: &[u8],
         root: &str,
     ) -> Result<R> {
-        let mut resp = self.call(op, req, body)?;
+        let resp = self.send(req, body)?;
+        self.read_xml(op, resp, root)
+    }
+
+    /// Interprets a reply that should be XML rooted at `root`.
+    fn read_xml<R: serde::de::DeserializeOwned>(
+        &self,
+        op: &str,
+        resp: Response<T::Body>,
+        root: &str,
+    ) -> Result<R> {
+        if !(200..300).contains(&resp.status) {
+            return Err(Self::reply_error(op, resp));
+        }
+        let mut resp = resp;
         let bytes = resp.body.read_to_end(XML_BODY_LIMIT)?;
         if xml::root_name(&bytes).as_deref() == Some("Error") {
             return Err(from_reply(
@@ -357,32 +371,51 @@ impl<T: Transport> S3Driver<T> {
         Ok(())
     }
 
+    /// Copies `src` to `dst` in `multipartcopychunksize` ranges, up to
+    /// `multipartcopymaxconcurrency` UploadPartCopy requests in flight.
     fn multipart_copy(&self, op: &str, src: &str, dst: &str, size: u64) -> Result<()> {
         let chunk = self.config.multipart_copy_chunk_size;
+        let limit = self
+            .config
+            .multipart_copy_max_concurrency
+            .min(usize::MAX as u64) as usize;
         let upload_id = self.create_upload(op, dst)?;
-        let copy_parts = || -> Result<Vec<CompletedPart>> {
-            let mut parts = Vec::new();
+        let copy_parts = || -> Result<()> {
+            let mut requests = Vec::new();
             let mut first = 0u64;
-            let mut number = 1u32;
             while first < size {
                 let last = (first + chunk).min(size) - 1;
-                let etag =
-                    self.upload_part_copy(op, dst, &upload_id, number, src, (first, last))?;
-                parts.push(CompletedPart { number, etag });
+                let number = requests.len() as u32 + 1;
+                let mut req = self.requests.upload_part_copy(
+                    dst,
+                    &upload_id,
+                    number,
+                    src,
+                    Some((first, last)),
+                );
+                self.signer.sign_request(UtcDateTime::now(), &mut req, &[]);
+                requests.push((req, Vec::new()));
                 first = last + 1;
-                number += 1;
             }
-            self.complete_upload(op, dst, &upload_id, &parts)?;
-            Ok(parts)
+            let mut parts = Vec::with_capacity(requests.len());
+            for (i, reply) in self
+                .transport
+                .send_many(&requests, limit)
+                .into_iter()
+                .enumerate()
+            {
+                let r: CopyResult = self.read_xml(op, reply?, "CopyPartResult")?;
+                parts.push(CompletedPart {
+                    number: i as u32 + 1,
+                    etag: r.etag,
+                });
+            }
+            self.complete_upload(op, dst, &upload_id, &parts)
         };
-        match copy_parts() {
-            Ok(_) => Ok(()),
-            Err(e) => {
-                // Unlike the reference, leave no upload behind.
-                let _ = self.abort_upload(op, dst, &upload_id);
-                Err(e)
-            }
-        }
+        copy_parts().inspect_err(|_| {
+            // Unlike the reference, leave no upload behind.
+            let _ = self.abort_upload(op, dst, &upload_id);
+        })
     }
 
     /// A presigned GET or HEAD URL valid 20 minutes; other methods are not

@@ -8,9 +8,10 @@
 
 use wasip2::http::outgoing_handler;
 use wasip2::http::types::{
-    ErrorCode, Fields, IncomingBody, IncomingResponse, Method, OutgoingBody, OutgoingRequest,
-    Scheme, http_error_code,
+    ErrorCode, Fields, FutureIncomingResponse, IncomingBody, IncomingResponse, Method,
+    OutgoingBody, OutgoingRequest, Scheme, http_error_code,
 };
+use wasip2::io::poll::{Pollable, poll};
 use wasip2::io::streams::{InputStream, OutputStream, StreamError};
 
 use crate::error::{Error, Result};
@@ -94,10 +95,16 @@ fn method(m: &str) -> Method {
     }
 }
 
-impl Transport for WasiHttp {
-    type Body = WasiBody;
+/// A request whose head (and body) went out and whose reply is awaited.
+struct InFlight {
+    future: FutureIncomingResponse,
+    write_error: Option<Error>,
+    finished: std::result::Result<(), ErrorCode>,
+}
 
-    fn send(&self, req: &Request, body: &[u8]) -> Result<Response<WasiBody>> {
+impl WasiHttp {
+    /// Sends the head and the body; the reply is collected by [`Self::finish`].
+    fn start(&self, req: &Request, body: &[u8]) -> Result<InFlight> {
         let mut fields: Vec<(String, Vec<u8>)> = req
             .headers
             .iter()
@@ -133,7 +140,6 @@ impl Transport for WasiHttp {
         // `handle` sends the head; the body follows through the stream.
         let future =
             outgoing_handler::handle(outgoing, None).map_err(|c| Error::Network(describe(&c)))?;
-
         let mut write_error = None;
         if !body.is_empty() {
             let stream = out_body.write().map_err(|_| refused("body stream"))?;
@@ -142,18 +148,30 @@ impl Transport for WasiHttp {
             }
         }
         let finished = OutgoingBody::finish(out_body, None);
+        Ok(InFlight {
+            future,
+            write_error,
+            finished,
+        })
+    }
 
-        future.subscribe().block();
+    /// Collects the reply of a request whose future is ready.
+    fn finish(&self, sent: InFlight) -> Result<Response<WasiBody>> {
+        let InFlight {
+            future,
+            write_error,
+            finished,
+        } = sent;
         let response = match future.get() {
             Some(Ok(Ok(r))) => r,
-            // A server may answer (403, 503) before reading the whole body: its
-            // reply explains more than our write error, so it wins when present.
             // The host's code says why; a failed body write is only its echo.
             Some(Ok(Err(code))) => return Err(Error::Network(describe(&code))),
             Some(Err(())) | None => {
                 return Err(Error::Network("response lost by the host".into()));
             }
         };
+        // A server may answer (403, 503) before reading the whole body: its
+        // reply explains more than our write error, so it wins when present.
         if let (Some(e), true) = (write_error, response.status() < 300) {
             return Err(e);
         }
@@ -190,6 +208,61 @@ impl Transport for WasiHttp {
                 _response: response,
             },
         })
+    }
+}
+
+impl Transport for WasiHttp {
+    type Body = WasiBody;
+
+    fn send(&self, req: &Request, body: &[u8]) -> Result<Response<WasiBody>> {
+        let sent = self.start(req, body)?;
+        sent.future.subscribe().block();
+        self.finish(sent)
+    }
+
+    /// Keeps up to `limit` requests in flight, waiting on all their response
+    /// futures at once with `wasi:io/poll`; each finished one frees a slot.
+    fn send_many(
+        &self,
+        requests: &[(Request, Vec<u8>)],
+        limit: usize,
+    ) -> Vec<Result<Response<WasiBody>>> {
+        let mut results: Vec<Option<Result<Response<WasiBody>>>> =
+            requests.iter().map(|_| None).collect();
+        let mut next = 0;
+        let mut flying: Vec<(usize, InFlight, Pollable)> = Vec::new();
+        while next < requests.len() || !flying.is_empty() {
+            while next < requests.len() && flying.len() < limit.max(1) {
+                let (req, body) = &requests[next];
+                match self.start(req, body) {
+                    Ok(sent) => {
+                        let pollable = sent.future.subscribe();
+                        flying.push((next, sent, pollable));
+                    }
+                    Err(e) => results[next] = Some(Err(e)),
+                }
+                next += 1;
+            }
+            if flying.is_empty() {
+                continue;
+            }
+            let ready = {
+                let pollables: Vec<&Pollable> = flying.iter().map(|(_, _, p)| p).collect();
+                poll(&pollables)
+            };
+            // Remove from the back so earlier indices stay valid.
+            let mut ready: Vec<usize> = ready.into_iter().map(|i| i as usize).collect();
+            ready.sort_unstable_by(|a, b| b.cmp(a));
+            for i in ready {
+                let (index, sent, pollable) = flying.swap_remove(i);
+                drop(pollable);
+                results[index] = Some(self.finish(sent));
+            }
+        }
+        results
+            .into_iter()
+            .map(|r| r.unwrap_or_else(|| Err(Error::Network("request never sent".into()))))
+            .collect()
     }
 }
 

@@ -95,4 +95,16 @@ pub trait Transport {
 
     /// Sends `request` with `body` and waits for the response head.
     fn send(&self, request: &Request, body: &[u8]) -> Result<Response<Self::Body>>;
+
+    /// Sends every request with at most `limit` in flight at once; the
+    /// results come back in the requests' order. The default sends them one
+    /// after another.
+    fn send_many(
+        &self,
+        requests: &[(Request, Vec<u8>)],
+        limit: usize,
+    ) -> Vec<Result<Response<Self::Body>>> {
+        let _ = limit;
+        requests.iter().map(|(r, b)| self.send(r, b)).collect()
+    }
 }

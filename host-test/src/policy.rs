@@ -28,6 +28,10 @@ pub struct Counters {
     pub connections: AtomicU64,
     /// Requests that failed without a response.
     pub failed: AtomicU64,
+    /// Requests sent whose response head has not arrived yet.
+    pub in_flight: AtomicU64,
+    /// The highest `in_flight` seen.
+    pub max_in_flight: AtomicU64,
 }
 
 /// A snapshot of [`Counters`].
@@ -41,6 +45,8 @@ pub struct Stats {
     pub connections: u64,
     /// Requests without a response.
     pub failed: u64,
+    /// Most requests awaiting their response head at once.
+    pub max_in_flight: u64,
 }
 
 /// Wraps the TCP connector to count new connections.
@@ -308,6 +314,7 @@ impl OutgoingPolicy {
             denied: c.denied.load(Ordering::Relaxed),
             connections: c.connections.load(Ordering::Relaxed),
             failed: c.failed.load(Ordering::Relaxed),
+            max_in_flight: c.max_in_flight.load(Ordering::Relaxed),
         }
     }
 }
@@ -378,18 +385,24 @@ impl WasiHttpHooks for OutgoingPolicy {
             let first_byte = options
                 .and_then(|o| o.first_byte_timeout)
                 .unwrap_or(Duration::from_secs(600));
-            let response =
-                match tokio::time::timeout(first_byte, shared.pool.request(request)).await {
-                    Ok(Ok(r)) => r,
-                    Ok(Err(e)) => {
-                        shared.counters.failed.fetch_add(1, Ordering::Relaxed);
-                        return Err(client_error(&e));
-                    }
-                    Err(_) => {
-                        shared.counters.failed.fetch_add(1, Ordering::Relaxed);
-                        return Err(HttpError::ConnectionReadTimeout);
-                    }
-                };
+            let now = shared.counters.in_flight.fetch_add(1, Ordering::Relaxed) + 1;
+            shared
+                .counters
+                .max_in_flight
+                .fetch_max(now, Ordering::Relaxed);
+            let outcome = tokio::time::timeout(first_byte, shared.pool.request(request)).await;
+            shared.counters.in_flight.fetch_sub(1, Ordering::Relaxed);
+            let response = match outcome {
+                Ok(Ok(r)) => r,
+                Ok(Err(e)) => {
+                    shared.counters.failed.fetch_add(1, Ordering::Relaxed);
+                    return Err(client_error(&e));
+                }
+                Err(_) => {
+                    shared.counters.failed.fetch_add(1, Ordering::Relaxed);
+                    return Err(HttpError::ConnectionReadTimeout);
+                }
+            };
             let response = response.map(|b| b.map_err(HttpError::from).boxed_unsync());
             let done: Box<dyn Future<Output = Result<(), HttpError>> + Send> =
                 Box::new(async { Ok(()) });

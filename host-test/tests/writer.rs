@@ -105,3 +105,89 @@ async fn parts_are_uniform_and_resume_pages_through_parts_and_uploads() {
     assert_eq!(raw.uploads("").await.unwrap(), vec![]);
     d.delete("/layer").await.unwrap();
 }
+
+/// radosgw's `testing` KMS key from `.ci/ceph-rgw.sh`.
+const RGW_KMS_KEY: &str =
+    "arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_resumed_upload_keeps_the_kms_key_id_on_radosgw() {
+    let Ok(endpoint) = std::env::var("RADOSGW_ENDPOINT") else {
+        assert!(
+            std::env::var("S3_DRIVER_REQUIRE_RADOSGW").as_deref() != Ok("1"),
+            "S3_DRIVER_REQUIRE_RADOSGW=1 but RADOSGW_ENDPOINT is not set"
+        );
+        println!("not run: no radosgw configured (RADOSGW_ENDPOINT)");
+        return;
+    };
+    let params = vec![
+        (
+            "accesskey".into(),
+            text(&std::env::var("RADOSGW_ACCESS_KEY").unwrap()),
+        ),
+        (
+            "secretkey".into(),
+            text(&std::env::var("RADOSGW_SECRET_KEY").unwrap()),
+        ),
+        ("region".into(), text("us-east-1")),
+        ("regionendpoint".into(), text(&endpoint)),
+        ("bucket".into(), text("writer-kms")),
+        ("forcepathstyle".into(), ConfigValue::Boolean(true)),
+        ("encrypt".into(), ConfigValue::Boolean(true)),
+        ("keyid".into(), text(RGW_KMS_KEY)),
+        ("rootdirectory".into(), text("/kms-resume")),
+    ];
+    let raw = RawS3::from_params(&params).unwrap();
+    raw.create_bucket().await.unwrap();
+    let policy = OutgoingPolicy::new(Allowlist::for_params(&params));
+    let d = Driver::open(&RUNTIME, &params, policy, &[]).await.unwrap();
+    let data = bytes(200);
+    let mut w = d.writer("/blob", false).await.unwrap();
+    w.write(&data[..100]).await.unwrap();
+    w.close().await.unwrap();
+    // The short tail makes this write complete, restart and re-buffer.
+    let mut w = d.writer("/blob", true).await.unwrap();
+    w.write(&data[100..]).await.unwrap();
+    w.commit().await.unwrap();
+    w.close().await.unwrap();
+    assert_eq!(d.get_content("/blob").await.unwrap(), data);
+    let r = raw.get("kms-resume/blob").await.unwrap();
+    assert_eq!(r.header("x-amz-server-side-encryption"), Some("aws:kms"));
+    assert_eq!(
+        r.header("x-amz-server-side-encryption-aws-kms-key-id"),
+        Some(RGW_KMS_KEY)
+    );
+    d.delete("/blob").await.unwrap();
+    assert_eq!(raw.uploads("").await.unwrap(), vec![]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn multipart_copy_keeps_several_part_copies_in_flight_within_the_bound() {
+    for (concurrency, expect_overlap) in [(1i64, false), (4, true)] {
+        let (d, s) = driver_with(&[
+            ("multipartcopythresholdsize", ConfigValue::Integer(5 << 20)),
+            ("multipartcopychunksize", ConfigValue::Integer(5 << 20)),
+            (
+                "multipartcopymaxconcurrency",
+                ConfigValue::Integer(concurrency),
+            ),
+        ])
+        .await;
+        let data = bytes(15 * MIB + 7);
+        d.put_content("/src", &data).await.unwrap();
+        d.move_("/src", "/dst").await.unwrap();
+        assert_eq!(d.get_content("/dst").await.unwrap(), data);
+        not_found_path(d.get_content("/src").await);
+        let max = d.http_stats().max_in_flight;
+        assert!(
+            max <= concurrency as u64,
+            "{max} in flight with a bound of {concurrency}"
+        );
+        if expect_overlap {
+            assert!(max > 1, "the 4 part copies never overlapped");
+        }
+        let raw = RawS3::from_params(&s.params()).unwrap();
+        assert_eq!(raw.uploads("").await.unwrap(), vec![]);
+        d.delete("/dst").await.unwrap();
+    }
+}
