@@ -2,6 +2,9 @@
 //! [`Transport`]: path checks, key mapping, request building, signing and reply
 //! interpretation. No I/O of its own.
 
+use std::cell::RefCell;
+
+use crate::cloudfront::{CloudFrontOptions, IpFilter, IpRanges, client_ip, split_url};
 use crate::config::{Config, Value};
 use crate::error::{Error, Result};
 use crate::path::{self, KeyMapper};
@@ -41,6 +44,26 @@ pub struct FileInfo {
     pub is_dir: bool,
 }
 
+/// The parts of a client's request that decide a redirect.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RedirectRequest {
+    /// HTTP method.
+    pub method: String,
+    /// Peer address (`ip` or `ip:port`).
+    pub remote_addr: String,
+    /// `X-Forwarded-For`.
+    pub forwarded_for: Option<String>,
+    /// `X-Real-Ip`.
+    pub real_ip: Option<String>,
+}
+
+/// The CloudFront middleware's state: options and the last good IP ranges.
+struct CloudFront {
+    options: CloudFrontOptions,
+    ranges: RefCell<Option<IpRanges>>,
+    last_attempt: RefCell<Option<i64>>,
+}
+
 /// A streamed object body; `None` when the offset was at or past the end.
 pub struct FileReader<B> {
     body: Option<B>,
@@ -65,6 +88,8 @@ impl<B: Body> FileReader<B> {
 /// The S3 storage driver.
 pub struct S3Driver<T: Transport> {
     config: Config,
+    cloudfront: Option<CloudFront>,
+    warnings: Vec<String>,
     keys: KeyMapper,
     requests: Requests,
     signer: Signer,
@@ -88,16 +113,133 @@ fn resolve_credentials(configured: &Credentials) -> Result<Credentials> {
 impl<T: Transport> S3Driver<T> {
     /// Opens a driver from `storage: s3:` parameters. Sends nothing.
     pub fn open(params: &[(String, Value)], transport: T) -> Result<Self> {
+        Self::open_with_middleware(params, &[], transport)
+    }
+
+    /// Opens a driver with `middleware: storage:` entries (`cloudfront`).
+    pub fn open_with_middleware(
+        params: &[(String, Value)],
+        middleware: &[(String, Vec<(String, Value)>)],
+        transport: T,
+    ) -> Result<Self> {
         let config = Config::from_params(params)?;
         let credentials = resolve_credentials(&config.credentials)?;
         let endpoint = Endpoint::from_config(&config)?;
-        Ok(Self {
+        let mut warnings = config.warnings.clone();
+        let mut cloudfront = None;
+        for (name, options) in middleware {
+            match name.as_str() {
+                "cloudfront" => {
+                    let options = CloudFrontOptions::from_options(
+                        options,
+                        |path| std::fs::read_to_string(path),
+                        &mut warnings,
+                    )?;
+                    cloudfront = Some(CloudFront {
+                        options,
+                        ranges: RefCell::new(None),
+                        last_attempt: RefCell::new(None),
+                    });
+                }
+                other => {
+                    return Err(Error::InvalidConfig(format!(
+                        "no storage middleware registered with name: {other}"
+                    )));
+                }
+            }
+        }
+        let driver = Self {
             keys: KeyMapper::new(&config.root_directory),
             requests: Requests::new(endpoint, &config),
             signer: Signer::new(credentials, &config.region, "s3"),
             config,
+            cloudfront,
+            warnings,
             transport,
-        })
+        };
+        if let Some(cf) = &driver.cloudfront
+            && cf.options.filter != IpFilter::None
+            && let Err(e) = driver.refresh_ip_ranges(cf, UtcDateTime::now())
+        {
+            let mut d = driver;
+            d.warnings.push(format!(
+                "cloudfront: failed to update AWS IP ranges ({e}); every client gets CloudFront until a fetch succeeds"
+            ));
+            return Ok(d);
+        }
+        Ok(driver)
+    }
+
+    /// Warnings found while opening (unknown keys, failed IP-range fetch...).
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
+    }
+
+    /// Fetches the AWS IP ranges; keeps the last good list on failure.
+    fn refresh_ip_ranges(&self, cf: &CloudFront, now: UtcDateTime) -> Result<()> {
+        *cf.last_attempt.borrow_mut() = Some(now.seconds);
+        let (secure, authority, path) =
+            split_url(&cf.options.ip_ranges_url).expect("checked at open");
+        let (path, query) = match path.split_once('?') {
+            Some((p, q)) => (p.to_owned(), q),
+            None => (path, ""),
+        };
+        let query = query
+            .split('&')
+            .filter(|kv| !kv.is_empty())
+            .map(|kv| match kv.split_once('=') {
+                Some((k, v)) => (k.to_owned(), v.to_owned()),
+                None => (kv.to_owned(), String::new()),
+            })
+            .collect();
+        let req = Request {
+            method: "GET",
+            secure,
+            authority,
+            path,
+            query,
+            headers: vec![("accept".into(), "application/json".into())],
+        };
+        let mut resp = self.transport.send(&req, &[])?;
+        let body = resp.body.read_to_end(XML_BODY_LIMIT)?;
+        if resp.status != 200 {
+            return Err(Error::MalformedResponse(format!(
+                "failed to fetch network data: HTTP {}",
+                resp.status
+            )));
+        }
+        let regions = match &cf.options.filter {
+            IpFilter::AwsRegion(r) => Some(r.as_slice()),
+            _ => None,
+        };
+        let (ranges, skipped) = IpRanges::parse(&body, regions)?;
+        if skipped > 0 {
+            eprintln!("{NAME}: cloudfront: skipped {skipped} unparsable AWS IP prefix(es)");
+        }
+        *cf.ranges.borrow_mut() = Some(ranges);
+        Ok(())
+    }
+
+    /// True when the IP filter says this client is inside AWS.
+    fn inside_aws(&self, cf: &CloudFront, req: &RedirectRequest, now: UtcDateTime) -> bool {
+        if cf.options.filter == IpFilter::None {
+            return false;
+        }
+        let due = cf
+            .last_attempt
+            .borrow()
+            .is_none_or(|t| now.seconds - t >= cf.options.update_frequency_secs as i64);
+        if due && let Err(e) = self.refresh_ip_ranges(cf, now) {
+            eprintln!("{NAME}: cloudfront: failed to update AWS IP ranges: {e}");
+        }
+        let Some(ip) = client_ip(
+            &req.remote_addr,
+            req.forwarded_for.as_deref(),
+            req.real_ip.as_deref(),
+        ) else {
+            return false;
+        };
+        cf.ranges.borrow().as_ref().is_some_and(|r| r.contains(ip))
     }
 
     /// The parsed configuration.
@@ -418,11 +560,20 @@ impl<T: Transport> S3Driver<T> {
         })
     }
 
-    /// A presigned GET or HEAD URL valid 20 minutes; other methods are not
-    /// redirected. `redirectendpoint` replaces scheme and host before signing.
-    pub fn redirect_url(&self, method: &str, path: &str) -> Result<Option<String>> {
+    /// The redirect for a client's request: CloudFront's signed URL when the
+    /// middleware is on (any method), unless the IP filter places the client
+    /// inside AWS; otherwise an S3 URL presigned for 20 minutes (GET and HEAD
+    /// only; other methods are not redirected). `redirectendpoint` replaces
+    /// the S3 URL's scheme and host before signing.
+    pub fn redirect_url(&self, request: &RedirectRequest, path: &str) -> Result<Option<String>> {
         path::check(path)?;
-        let method = match method.to_ascii_uppercase().as_str() {
+        let now = UtcDateTime::now();
+        if let Some(cf) = &self.cloudfront
+            && !self.inside_aws(cf, request, now)
+        {
+            return cf.options.signed_url(&self.keys.key(path), now).map(Some);
+        }
+        let method = match request.method.to_ascii_uppercase().as_str() {
             "GET" => "GET",
             "HEAD" => "HEAD",
             _ => return Ok(None),
@@ -436,7 +587,7 @@ impl<T: Transport> S3Driver<T> {
         }
         let headers = vec![("host".to_owned(), req.authority.clone())];
         let query = self.signer.presign(
-            UtcDateTime::now(),
+            now,
             PRESIGN_EXPIRY_SECS,
             &CanonicalInput {
                 method,

@@ -4,6 +4,7 @@
 //! of `wit/storage.wit` and the sans-IO core (`driver`, `config`, `path`, `s3`,
 //! `sign`), which `http` connects to `wasi:http`.
 
+pub mod cloudfront;
 pub mod config;
 pub mod driver;
 pub mod error;
@@ -114,12 +115,21 @@ fn to_wit_info(i: driver::FileInfo) -> wit::FileInfo {
 struct DriverResource(Rc<S3Driver<WasiHttp>>);
 
 impl wit_driver::GuestDriver for DriverResource {
-    fn open(params: Vec<wit::Parameter>) -> Result<wit_driver::Driver, wit::Error> {
-        let params: Vec<(String, Value)> = params
+    fn open(
+        params: Vec<wit::Parameter>,
+        middleware: Vec<wit::Middleware>,
+    ) -> Result<wit_driver::Driver, wit::Error> {
+        let convert = |ps: Vec<wit::Parameter>| -> Vec<(String, Value)> {
+            ps.into_iter()
+                .map(|p| (p.key, from_wit_value(p.value)))
+                .collect()
+        };
+        let middleware: Vec<(String, Vec<(String, Value)>)> = middleware
             .into_iter()
-            .map(|p| (p.key, from_wit_value(p.value)))
+            .map(|m| (m.name, convert(m.options)))
             .collect();
-        let d = S3Driver::open(&params, WasiHttp).map_err(to_wit)?;
+        let d = S3Driver::open_with_middleware(&convert(params), &middleware, WasiHttp)
+            .map_err(to_wit)?;
         Ok(wit_driver::Driver::new(DriverResource(Rc::new(d))))
     }
 
@@ -128,7 +138,7 @@ impl wit_driver::GuestDriver for DriverResource {
     }
 
     fn warnings(&self) -> Vec<String> {
-        self.0.config().warnings.clone()
+        self.0.warnings().to_vec()
     }
 
     fn get_content(&self, path: String) -> Result<Vec<u8>, wit::Error> {
@@ -170,7 +180,13 @@ impl wit_driver::GuestDriver for DriverResource {
         request: wit::RedirectRequest,
         path: String,
     ) -> Result<Option<String>, wit::Error> {
-        self.0.redirect_url(&request.method, &path).map_err(to_wit)
+        let request = driver::RedirectRequest {
+            method: request.method,
+            remote_addr: request.remote_addr,
+            forwarded_for: request.forwarded_for,
+            real_ip: request.real_ip,
+        };
+        self.0.redirect_url(&request, &path).map_err(to_wit)
     }
 
     fn walk(

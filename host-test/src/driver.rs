@@ -14,8 +14,8 @@ use wasmtime::component::ResourceAny;
 
 use crate::policy::{OutgoingPolicy, Stats};
 use crate::runtime::bindings::registry::storage::types;
-use crate::runtime::{HostState, Runtime, StorageDriver};
-use crate::{ConfigValue, FileInfo, RedirectRequest};
+use crate::runtime::{Grants, HostState, Runtime, StorageDriver};
+use crate::{ConfigValue, FileInfo, Middleware, RedirectRequest};
 
 /// A driver call's failure: the driver's typed error, or the instance broke.
 #[derive(Debug, Clone)]
@@ -118,8 +118,38 @@ impl Driver {
         policy: OutgoingPolicy,
         env: &[(String, String)],
     ) -> CallResult<Driver> {
+        let grants = Grants {
+            env: env.to_vec(),
+            ..Grants::default()
+        };
+        Self::open_with(runtime, params, &[], policy, &grants).await
+    }
+
+    /// Opens a driver with `middleware: storage:` entries and explicit grants.
+    /// A CloudFront `privatekey` given as a path gets its directory granted
+    /// read-only, so the guest can read it through `wasi:filesystem`.
+    pub async fn open_with(
+        runtime: &Runtime,
+        params: &[(String, ConfigValue)],
+        middleware: &[Middleware],
+        policy: OutgoingPolicy,
+        grants: &Grants,
+    ) -> CallResult<Driver> {
+        let mut grants = grants.clone();
+        for m in middleware {
+            for option in &m.options {
+                if option.key.eq_ignore_ascii_case("privatekey")
+                    && let ConfigValue::Text(path) = &option.value
+                    && !path.contains("-----BEGIN")
+                    && let Some(dir) = std::path::Path::new(path).parent()
+                    && dir.is_absolute()
+                {
+                    grants.read_only_dirs.push(dir.to_path_buf());
+                }
+            }
+        }
         let (mut store, bindings) = runtime
-            .instantiate(policy.clone(), env)
+            .instantiate(policy.clone(), &grants)
             .await
             .map_err(CallError::host)?;
         let wit_params: Vec<types::Parameter> = params
@@ -130,7 +160,7 @@ impl Driver {
             })
             .collect();
         let api = bindings.registry_storage_driver().driver();
-        let handle = flatten(api.call_open(&mut store, &wit_params).await)?;
+        let handle = flatten(api.call_open(&mut store, &wit_params, middleware).await)?;
         let warnings = api
             .call_warnings(&mut store, handle)
             .await

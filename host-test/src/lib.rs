@@ -25,8 +25,8 @@ pub mod s3_server;
 
 pub use driver::{CallError, CallResult, Driver, Reader, Walker, Writer};
 pub use policy::{Allowlist, OutgoingPolicy, Stats};
-pub use runtime::Runtime;
 pub use runtime::bindings::registry::storage::types::{
-    ConfigValue, Error as DriverError, FileInfo, RedirectRequest,
+    ConfigValue, Error as DriverError, FileInfo, Middleware, Parameter, RedirectRequest,
 };
+pub use runtime::{Grants, Runtime};
 pub use s3_server::EmbeddedS3;

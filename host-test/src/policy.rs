@@ -141,6 +141,39 @@ impl Allowlist {
         }
     }
 
+    /// The allowlist of a whole configuration: the storage endpoint, plus the
+    /// CloudFront IP-ranges host when an IP filter is configured.
+    pub fn for_config(
+        params: &[(String, crate::ConfigValue)],
+        middleware: &[crate::Middleware],
+    ) -> Self {
+        use crate::ConfigValue;
+        let mut allow = Self::for_params(params);
+        for m in middleware.iter().filter(|m| m.name == "cloudfront") {
+            let get = |k: &str| {
+                m.options
+                    .iter()
+                    .rev()
+                    .find(|p| p.key.eq_ignore_ascii_case(k))
+                    .and_then(|p| match &p.value {
+                        ConfigValue::Text(s) => Some(s.trim().to_owned()),
+                        _ => None,
+                    })
+            };
+            let filtered = get("ipfilteredby")
+                .is_some_and(|f| !f.is_empty() && !f.eq_ignore_ascii_case("none"));
+            if filtered {
+                let url = get("iprangesurl")
+                    .unwrap_or_else(|| "https://ip-ranges.amazonaws.com/ip-ranges.json".into());
+                if let Some((scheme, rest)) = url.split_once("://") {
+                    let host = rest.split('/').next().unwrap_or_default();
+                    allow = allow.allow(&with_port(host, scheme == "https"));
+                }
+            }
+        }
+        allow
+    }
+
     /// True when `authority` (with its port) may be reached.
     pub fn allows(&self, authority: &str) -> bool {
         let authority = authority.to_ascii_lowercase();

@@ -1,11 +1,12 @@
 //! Loading the component into wasmtime and giving it WASI with our HTTP policy.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
 
 use anyhow::Context as _;
 use wasmtime::component::{Component, Linker, ResourceTable};
 use wasmtime::{Config, Engine, Store};
-use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi::{FsPerms, HostWallClock, WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 use crate::policy::OutgoingPolicy;
@@ -98,16 +99,26 @@ impl Runtime {
     }
 
     /// A fresh store and instance whose HTTP goes through `policy` and whose
-    /// environment holds `env` only.
+    /// WASI world is what `grants` allows: environment variables, read-only
+    /// directories, and optionally a pinned wall clock.
     pub async fn instantiate(
         &self,
         policy: OutgoingPolicy,
-        env: &[(String, String)],
+        grants: &Grants,
     ) -> anyhow::Result<(Store<HostState>, StorageDriver)> {
         let mut wasi = WasiCtx::builder();
         wasi.inherit_stderr();
-        for (k, v) in env {
+        for (k, v) in &grants.env {
             wasi.env(k, v);
+        }
+        for dir in &grants.read_only_dirs {
+            let guest = dir.to_string_lossy().into_owned();
+            wasi.preopened_dir(dir, guest, FsPerms::ReadOnly)
+                .map_err(anyhow::Error::from)
+                .with_context(|| format!("granting read-only access to {}", dir.display()))?;
+        }
+        if let Some(at) = grants.fixed_time {
+            wasi.wall_clock(FixedClock(at.duration_since(SystemTime::UNIX_EPOCH)?));
         }
         let state = HostState {
             wasi: wasi.build(),
@@ -118,5 +129,28 @@ impl Runtime {
         let mut store = Store::new(&self.engine, state);
         let instance = self.pre.instantiate_async(&mut store).await?;
         Ok((store, instance))
+    }
+}
+
+/// What the guest may see of the host besides HTTP.
+#[derive(Debug, Clone, Default)]
+pub struct Grants {
+    /// Environment variables (the AWS credential variables, typically).
+    pub env: Vec<(String, String)>,
+    /// Directories readable by the guest at the same path (a CloudFront key's).
+    pub read_only_dirs: Vec<PathBuf>,
+    /// Pins the guest's wall clock (tests of time-dependent signatures).
+    pub fixed_time: Option<SystemTime>,
+}
+
+/// A wall clock that always says the same time.
+struct FixedClock(Duration);
+
+impl HostWallClock for FixedClock {
+    fn resolution(&self) -> Duration {
+        Duration::from_secs(1)
+    }
+    fn now(&self) -> Duration {
+        self.0
     }
 }

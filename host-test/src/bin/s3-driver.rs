@@ -9,8 +9,8 @@ use std::time::Instant;
 
 use clap::{Parser, Subcommand};
 use host_test::{
-    Allowlist, CallError, ConfigValue, Driver, DriverError, EmbeddedS3, OutgoingPolicy,
-    RedirectRequest, Runtime, config_file,
+    Allowlist, CallError, ConfigValue, Driver, DriverError, EmbeddedS3, Grants, Middleware,
+    OutgoingPolicy, RedirectRequest, Runtime, config_file,
 };
 use indicatif::{ProgressBar, ProgressStyle};
 use sha2::{Digest, Sha256};
@@ -129,23 +129,20 @@ fn credential_env() -> Vec<(String, String)> {
     .collect()
 }
 
-/// The driver's parameters from `--config`, or the embedded server's.
-async fn target_params(
-    cli: &Cli,
-) -> Result<
-    (
-        Vec<(String, ConfigValue)>,
-        Vec<(String, String)>,
-        Option<EmbeddedS3>,
-    ),
-    Failure,
-> {
-    let mut params = match &cli.config {
-        Some(path) => {
-            config_file::s3_params_from_file(path).map_err(|e| Failure::Usage(format!("{e:#}")))?
-        }
-        None => Vec::new(),
+/// A configuration's parts: storage parameters, middleware, credential env.
+struct Configured {
+    params: Vec<(String, ConfigValue)>,
+    middleware: Vec<Middleware>,
+    env: Vec<(String, String)>,
+}
+
+/// The driver's configuration from `--config`, or the embedded server's.
+async fn target_params(cli: &Cli) -> Result<(Configured, Option<EmbeddedS3>), Failure> {
+    let config = match &cli.config {
+        Some(path) => config_file::from_file(path).map_err(|e| Failure::Usage(format!("{e:#}")))?,
+        None => config_file::DistributionConfig::default(),
     };
+    let (mut params, middleware) = (config.storage, config.middleware);
     let env = credential_env();
     let has_endpoint = text(&params, "regionendpoint").is_some();
     let has_credentials = text(&params, "accesskey").is_some() || !env.is_empty();
@@ -173,14 +170,26 @@ async fn target_params(
         params.extend(s.params());
         server = Some(s);
     }
-    Ok((params, env, server))
+    Ok((
+        Configured {
+            params,
+            middleware,
+            env,
+        },
+        server,
+    ))
 }
 
 async fn open(cli: &Cli) -> Result<(Driver, Option<EmbeddedS3>), Failure> {
-    let (params, env, server) = target_params(cli).await?;
+    let (t, server) = target_params(cli).await?;
     let runtime = Runtime::builtin().map_err(|e| Failure::Usage(format!("{e:#}")))?;
-    let policy = OutgoingPolicy::new(Allowlist::for_params(&params)).with_tls_from_params(&params);
-    let driver = Driver::open(&runtime, &params, policy, &env).await?;
+    let policy = OutgoingPolicy::new(Allowlist::for_config(&t.params, &t.middleware))
+        .with_tls_from_params(&t.params);
+    let grants = Grants {
+        env: t.env.clone(),
+        ..Grants::default()
+    };
+    let driver = Driver::open_with(&runtime, &t.params, &t.middleware, policy, &grants).await?;
     for w in driver.warnings() {
         eprintln!("s3-driver: warning: {w}");
     }
@@ -190,7 +199,7 @@ async fn open(cli: &Cli) -> Result<(Driver, Option<EmbeddedS3>), Failure> {
 /// `s3-driver conformance`: the ported suite with a pass/fail table.
 async fn conformance(cli: &Cli, full_size: bool, only: Option<&str>) -> Result<(), Failure> {
     use host_test::conformance::{CASES, Outcome, Quirks, Target, run_case};
-    let (params, _env, server) = target_params(cli).await?;
+    let (Configured { params, .. }, server) = target_params(cli).await?;
     let runtime = Runtime::builtin().map_err(|e| Failure::Usage(format!("{e:#}")))?;
     let name = match &server {
         Some(s) => format!("embedded s3s-fs at {}", s.endpoint()),

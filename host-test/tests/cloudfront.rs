@@ -1,0 +1,512 @@
+//! The CloudFront middleware through the component: signed URLs checked with
+//! the public key (the policy rebuilt from the URL), a known key and time give
+//! OpenSSL's URL, expiry, the AWS IP-range filter against a local ip-ranges
+//! server, PKCS#1 and PKCS#8 keys read from a granted directory or inline, and
+//! configuration errors.
+
+mod common;
+
+use std::convert::Infallible;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use base64::Engine;
+use bytes::Bytes;
+use common::*;
+use host_test::{
+    Allowlist, CallError, ConfigValue, Driver, DriverError, EmbeddedS3, Grants, Middleware,
+    OutgoingPolicy, Parameter, RedirectRequest,
+};
+use http_body_util::Full;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use rsa::pkcs1v15::{Signature, VerifyingKey};
+use rsa::pkcs8::DecodePublicKey;
+use rsa::signature::Verifier;
+
+const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+
+fn fixture(name: &str) -> String {
+    format!("{ROOT}/../testdata/cloudfront/{name}")
+}
+
+fn read_fixture(name: &str) -> String {
+    std::fs::read_to_string(fixture(name)).unwrap()
+}
+
+/// A local stand-in for ip-ranges.amazonaws.com: serves what the test sets
+/// and counts the fetches.
+struct RangesServer {
+    addr: std::net::SocketAddr,
+    reply: Arc<Mutex<(u16, String)>>,
+    hits: Arc<Mutex<u32>>,
+}
+
+impl RangesServer {
+    async fn start(status: u16, json: &str) -> Self {
+        let reply = Arc::new(Mutex::new((status, json.to_owned())));
+        let hits = Arc::new(Mutex::new(0));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (r, h) = (reply.clone(), hits.clone());
+        tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    continue;
+                };
+                let (r, h) = (r.clone(), h.clone());
+                tokio::spawn(async move {
+                    let svc = hyper::service::service_fn(move |_req| {
+                        let (status, body) = r.lock().unwrap().clone();
+                        *h.lock().unwrap() += 1;
+                        async move {
+                            Ok::<_, Infallible>(
+                                http::Response::builder()
+                                    .status(status)
+                                    .body(Full::new(Bytes::from(body)))
+                                    .unwrap(),
+                            )
+                        }
+                    });
+                    let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                        .serve_connection(TokioIo::new(stream), svc)
+                        .await;
+                });
+            }
+        });
+        Self { addr, reply, hits }
+    }
+
+    fn url(&self) -> String {
+        format!("http://{}/ip-ranges.json", self.addr)
+    }
+
+    fn hits(&self) -> u32 {
+        *self.hits.lock().unwrap()
+    }
+
+    fn set(&self, status: u16, json: &str) {
+        *self.reply.lock().unwrap() = (status, json.to_owned());
+    }
+}
+
+const RANGES: &str = r#"{"syncToken":"1","createDate":"2026-11-26-00-00-00","prefixes":[
+    {"ip_prefix":"192.168.0.0/24","region":"us-east-1","service":"AMAZON","network_border_group":"us-east-1"},
+    {"ip_prefix":"9000","region":"us-east-1","service":"AMAZON","network_border_group":"us-east-1"},
+    {"ip_prefix":"172.16.0.0/16","region":"eu-west-1","service":"EC2","network_border_group":"eu-west-1"}],
+  "ipv6_prefixes":[{"ipv6_prefix":"ff00::/16","region":"us-east-1","service":"S3","network_border_group":"us-east-1"}]}"#;
+
+fn cloudfront(options: &[(&str, ConfigValue)]) -> Middleware {
+    Middleware {
+        name: "cloudfront".into(),
+        options: options
+            .iter()
+            .map(|(k, v)| Parameter {
+                key: (*k).into(),
+                value: v.clone(),
+            })
+            .collect(),
+    }
+}
+
+fn base_options(key: ConfigValue) -> Vec<(&'static str, ConfigValue)> {
+    vec![
+        ("baseurl", text("d111111abcdef8.cloudfront.net")),
+        ("privatekey", key),
+        ("keypairid", text("K2JCJMDEHXQW5F")),
+    ]
+}
+
+async fn open(
+    server: &EmbeddedS3,
+    extra_params: &[(&str, ConfigValue)],
+    middleware: Vec<Middleware>,
+    fixed_time: Option<SystemTime>,
+) -> Result<Driver, CallError> {
+    let mut params = server.params();
+    params.extend(
+        extra_params
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), v.clone())),
+    );
+    let policy = OutgoingPolicy::new(Allowlist::for_config(&params, &middleware));
+    let grants = Grants {
+        fixed_time,
+        ..Grants::default()
+    };
+    Driver::open_with(&RUNTIME, &params, &middleware, policy, &grants).await
+}
+
+fn request(method: &str, remote: &str) -> RedirectRequest {
+    RedirectRequest {
+        method: method.into(),
+        remote_addr: remote.into(),
+        forwarded_for: None,
+        real_ip: None,
+    }
+}
+
+/// Checks a CloudFront URL as CloudFront would: rebuild the canned policy from
+/// the URL and verify the signature with the public key.
+fn verify(url: &str) -> (String, i64) {
+    let (resource, query) = url.split_once("?Expires=").expect("a canned-policy URL");
+    let mut expires = None;
+    let mut signature = None;
+    let mut key_pair = None;
+    for (i, kv) in query.split('&').enumerate() {
+        let (k, v) = if i == 0 {
+            ("Expires", kv)
+        } else {
+            kv.split_once('=').unwrap()
+        };
+        match k {
+            "Expires" => expires = Some(v.parse::<i64>().unwrap()),
+            "Signature" => signature = Some(v.to_owned()),
+            "Key-Pair-Id" => key_pair = Some(v.to_owned()),
+            other => panic!("unexpected parameter {other}"),
+        }
+    }
+    assert_eq!(key_pair.as_deref(), Some("K2JCJMDEHXQW5F"));
+    let expires = expires.unwrap();
+    let policy = format!(
+        r#"{{"Statement":[{{"Resource":"{resource}","Condition":{{"DateLessThan":{{"AWS:EpochTime":{expires}}}}}}}]}}"#
+    );
+    let b64: String = signature
+        .unwrap()
+        .chars()
+        .map(|c| match c {
+            '-' => '+',
+            '_' => '=',
+            '~' => '/',
+            c => c,
+        })
+        .collect();
+    let sig = base64::engine::general_purpose::STANDARD
+        .decode(b64)
+        .unwrap();
+    let public =
+        rsa::RsaPublicKey::from_public_key_pem(&read_fixture("cloudfront-public.pem")).unwrap();
+    VerifyingKey::<sha1::Sha1>::new(public)
+        .verify(
+            policy.as_bytes(),
+            &Signature::try_from(sig.as_slice()).unwrap(),
+        )
+        .expect("the signature verifies with the public key");
+    (resource.to_owned(), expires)
+}
+
+fn at(seconds: u64) -> SystemTime {
+    SystemTime::UNIX_EPOCH + Duration::from_secs(seconds)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_known_key_and_time_give_the_known_url_for_every_method() {
+    let server = EmbeddedS3::start_temp().await.unwrap();
+    let path = "/docker/registry/v2/blobs/sha256/ab/abc/data";
+    let want = read_fixture("known-url.txt");
+    for key in [
+        fixture("cloudfront-pkcs1.pem"),
+        fixture("cloudfront-pkcs8.pem"),
+    ] {
+        let d = open(
+            &server,
+            &[("rootdirectory", text("/reg"))],
+            vec![cloudfront(&base_options(text(&key)))],
+            Some(at(1_800_000_000)),
+        )
+        .await
+        .unwrap();
+        for method in ["GET", "HEAD", "PUT", "DELETE"] {
+            let url = d
+                .redirect_url(&request(method, "203.0.113.9"), path)
+                .await
+                .unwrap();
+            assert_eq!(url.as_deref(), Some(want.trim()), "{method} with {key}");
+        }
+        verify(want.trim());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn inline_keys_durations_and_expiry() {
+    let server = EmbeddedS3::start_temp().await.unwrap();
+    let now = 1_900_000_000;
+    for (duration, secs) in [(None, 1200), (Some("1h30m"), 5400), (Some("90s"), 90)] {
+        let mut options = base_options(text(&read_fixture("cloudfront-pkcs8.pem")));
+        if let Some(d) = duration {
+            options.push(("duration", text(d)));
+        }
+        let d = open(&server, &[], vec![cloudfront(&options)], Some(at(now)))
+            .await
+            .unwrap();
+        let url = d
+            .redirect_url(&request("GET", "198.51.100.1"), "/a/b")
+            .await
+            .unwrap()
+            .unwrap();
+        let (resource, expires) = verify(&url);
+        assert_eq!(resource, "https://d111111abcdef8.cloudfront.net/a/b");
+        assert_eq!(expires, now as i64 + secs, "duration {duration:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn clients_inside_aws_get_s3_urls_others_cloudfront() {
+    let server = EmbeddedS3::start_temp().await.unwrap();
+    let ranges = RangesServer::start(200, RANGES).await;
+    let mut options = base_options(text(&fixture("cloudfront-pkcs1.pem")));
+    options.push(("ipfilteredby", text("aws")));
+    options.push(("iprangesurl", text(&ranges.url())));
+    let d = open(&server, &[], vec![cloudfront(&options)], None)
+        .await
+        .unwrap();
+    assert_eq!(ranges.hits(), 1, "fetched once at open");
+    assert!(d.warnings().is_empty(), "{:?}", d.warnings());
+    let s3 = server.endpoint();
+    let url = |r: RedirectRequest| {
+        let d = d.clone();
+        async move { d.redirect_url(&r, "/blob").await.unwrap() }
+    };
+    let inside = url(request("GET", "192.168.0.1:4242")).await.unwrap();
+    assert!(
+        inside.starts_with(&format!("{s3}/registry/blob?")),
+        "{inside}"
+    );
+    assert!(inside.contains("X-Amz-Signature="));
+    let v6 = url(request("HEAD", "[ff00::1]:4242")).await.unwrap();
+    assert!(v6.starts_with(&s3), "{v6}");
+    // Inside AWS the S3 rules apply: PUT is not redirected.
+    assert_eq!(url(request("PUT", "192.168.0.1")).await, None);
+    for outside in ["192.169.0.0", "10.0.0.1:80", "::1", ""] {
+        let u = url(request("GET", outside)).await.unwrap();
+        verify(&u);
+    }
+    // X-Forwarded-For's first entry wins, then X-Real-Ip, then the peer.
+    let forwarded = RedirectRequest {
+        forwarded_for: Some("192.168.0.7, 10.1.1.1".into()),
+        ..request("GET", "10.0.0.1")
+    };
+    assert!(url(forwarded).await.unwrap().starts_with(&s3));
+    let real_ip = RedirectRequest {
+        forwarded_for: Some("not-an-ip".into()),
+        real_ip: Some("192.168.0.8".into()),
+        ..request("GET", "10.0.0.1")
+    };
+    assert!(url(real_ip).await.unwrap().starts_with(&s3));
+    let spoof_ignored = RedirectRequest {
+        forwarded_for: Some("10.1.1.1".into()),
+        ..request("GET", "192.168.0.1")
+    };
+    verify(&url(spoof_ignored).await.unwrap());
+    // The S3 URL really serves the object.
+    d.put_content("/blob", b"via s3").await.unwrap();
+    let raw = host_test::raw::RawS3::from_params(&server.params()).unwrap();
+    let r = raw.fetch("GET", &inside).await.unwrap();
+    assert_eq!((r.status, &r.body[..]), (200, &b"via s3"[..]));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn region_filter_keeps_only_listed_regions() {
+    let server = EmbeddedS3::start_temp().await.unwrap();
+    let ranges = RangesServer::start(200, RANGES).await;
+    for (regions, inside_east, inside_west) in [
+        (text("us-east-1"), true, false),
+        (ConfigValue::TextList(vec!["EU-WEST-1".into()]), false, true),
+        (text("us-east-1, eu-west-1"), true, true),
+    ] {
+        let mut options = base_options(text(&fixture("cloudfront-pkcs1.pem")));
+        options.push(("ipfilteredby", text("awsregion")));
+        options.push(("awsregion", regions.clone()));
+        options.push(("iprangesurl", text(&ranges.url())));
+        let d = open(&server, &[], vec![cloudfront(&options)], None)
+            .await
+            .unwrap();
+        for (ip, want_s3) in [("192.168.0.9", inside_east), ("172.16.3.4", inside_west)] {
+            let u = d
+                .redirect_url(&request("GET", ip), "/x")
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(
+                u.starts_with(&server.endpoint()),
+                want_s3,
+                "{regions:?} {ip}: {u}"
+            );
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failed_fetch_warns_and_keeps_the_last_good_list() {
+    let server = EmbeddedS3::start_temp().await.unwrap();
+    let ranges = RangesServer::start(500, "oops").await;
+    let mut options = base_options(text(&fixture("cloudfront-pkcs1.pem")));
+    options.push(("ipfilteredby", text("aws")));
+    options.push(("iprangesurl", text(&ranges.url())));
+    options.push(("updatefrequency", text("1s")));
+    let d = open(&server, &[], vec![cloudfront(&options)], None)
+        .await
+        .unwrap();
+    assert!(
+        d.warnings()
+            .iter()
+            .any(|w| w.contains("failed to update AWS IP ranges")),
+        "{:?}",
+        d.warnings()
+    );
+    // No list yet: no filtering, everyone gets CloudFront.
+    verify(
+        &d.redirect_url(&request("GET", "192.168.0.1"), "/x")
+            .await
+            .unwrap()
+            .unwrap(),
+    );
+    // The ranges become available; the next refresh picks them up.
+    ranges.set(200, RANGES);
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let u = d
+        .redirect_url(&request("GET", "192.168.0.1"), "/x")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(u.starts_with(&server.endpoint()), "{u}");
+    // A later failure keeps the last good list.
+    ranges.set(503, "down");
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let u = d
+        .redirect_url(&request("GET", "192.168.0.1"), "/x")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(u.starts_with(&server.endpoint()), "{u}");
+    assert!(ranges.hits() >= 3, "{} fetches", ranges.hits());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_ranges_refresh_on_schedule_only() {
+    let server = EmbeddedS3::start_temp().await.unwrap();
+    let ranges = RangesServer::start(200, RANGES).await;
+    let mut options = base_options(text(&fixture("cloudfront-pkcs1.pem")));
+    options.push(("ipfilteredby", text("aws")));
+    options.push(("iprangesurl", text(&ranges.url())));
+    let d = open(&server, &[], vec![cloudfront(&options)], None)
+        .await
+        .unwrap();
+    for _ in 0..5 {
+        d.redirect_url(&request("GET", "192.168.0.1"), "/x")
+            .await
+            .unwrap();
+    }
+    assert_eq!(ranges.hits(), 1, "the default 12h frequency fetches once");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn configuration_errors_are_invalid_config() {
+    let server = EmbeddedS3::start_temp().await.unwrap();
+    let key = text(&fixture("cloudfront-pkcs1.pem"));
+    let cases: Vec<(Vec<(&str, ConfigValue)>, &str)> = vec![
+        (vec![], "no baseurl provided"),
+        (
+            base_options(key.clone())
+                .into_iter()
+                .filter(|(k, _)| *k != "keypairid")
+                .collect(),
+            "no keypairid provided",
+        ),
+        (
+            base_options(text("relative/key.pem")),
+            "failed to read privatekey file: relative/key.pem",
+        ),
+        (
+            base_options(text(&fixture("known-policy.json"))),
+            "failed to decode private key",
+        ),
+        (
+            [
+                base_options(key.clone()),
+                vec![("ipfilteredby", text("all"))],
+            ]
+            .concat(),
+            "none|aws|awsregion",
+        ),
+        (
+            [
+                base_options(key.clone()),
+                vec![("ipfilteredby", text("awsregion"))],
+            ]
+            .concat(),
+            "awsRegion is not defined",
+        ),
+        (
+            [
+                base_options(key.clone()),
+                vec![("duration", text("forever"))],
+            ]
+            .concat(),
+            "invalid duration: forever",
+        ),
+    ];
+    for (options, want) in cases {
+        match open(&server, &[], vec![cloudfront(&options)], None).await {
+            Err(CallError::Driver(DriverError::InvalidConfig(m))) => {
+                assert!(m.contains(want), "{m:?} should contain {want:?}");
+                assert!(!m.contains("PRIVATE KEY"), "key material in {m}");
+            }
+            other => panic!(
+                "expected invalid-config ({want}), got {:?}",
+                other.map(|_| ())
+            ),
+        }
+    }
+    let unknown = Middleware {
+        name: "redirect".into(),
+        options: vec![],
+    };
+    match open(&server, &[], vec![unknown], None).await {
+        Err(CallError::Driver(DriverError::InvalidConfig(m))) => {
+            assert_eq!(m, "no storage middleware registered with name: redirect");
+        }
+        other => panic!("expected invalid-config, got {:?}", other.map(|_| ())),
+    }
+}
+
+#[test]
+fn the_cli_shows_the_chosen_url() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "version: 0.1\nstorage:\n  s3:\n    rootdirectory: /reg\nmiddleware:\n  storage:\n    - name: cloudfront\n      options:\n        baseurl: https://d111111abcdef8.cloudfront.net/\n        privatekey: {}\n        keypairid: K2JCJMDEHXQW5F\n        duration: 30m\n",
+            fixture("cloudfront-pkcs1.pem")
+        ),
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_s3-driver"))
+        .arg("--config")
+        .arg(&config)
+        .args([
+            "url",
+            "/docker/registry/v2/blobs/sha256/ab/abc/data",
+            "--client-ip",
+            "203.0.113.7",
+        ])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let url = stdout.trim();
+    assert!(url.starts_with("https://d111111abcdef8.cloudfront.net/reg/docker/registry/v2/blobs/sha256/ab/abc/data?Expires="), "{url}");
+    let (_, expires) = verify(url);
+    let now = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    assert!(
+        (expires - now - 1800).abs() <= 5,
+        "expires {expires}, now {now}"
+    );
+}
