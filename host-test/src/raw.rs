@@ -98,11 +98,11 @@ impl RawS3 {
             builder = builder.header(k, v);
         }
         let request = builder.body(Full::new(Bytes::copy_from_slice(body)))?;
-        let resp = self
-            .client
-            .request(request)
-            .await
-            .context("raw S3 request")?;
+        self.exchange(request).await.context("raw S3 request")
+    }
+
+    async fn exchange(&self, request: http::Request<Full<Bytes>>) -> anyhow::Result<RawReply> {
+        let resp = self.client.request(request).await?;
         let status = resp.status().as_u16();
         let headers = resp.headers().clone();
         let body = resp.into_body().collect().await?.to_bytes();
@@ -119,19 +119,7 @@ impl RawS3 {
             .method(method)
             .uri(url)
             .body(Full::new(Bytes::new()))?;
-        let resp = self
-            .client
-            .request(request)
-            .await
-            .context("fetching the URL")?;
-        let status = resp.status().as_u16();
-        let headers = resp.headers().clone();
-        let body = resp.into_body().collect().await?.to_bytes();
-        Ok(RawReply {
-            status,
-            headers,
-            body,
-        })
+        self.exchange(request).await.context("fetching the URL")
     }
 
     /// Creates the bucket; an existing bucket of ours is fine.

@@ -87,8 +87,12 @@ impl Requests {
         &self.endpoint
     }
 
-    fn object(&self, method: &'static str, key: &str, query: Vec<(String, String)>) -> Request {
-        let (authority, path) = self.endpoint.object(key);
+    fn request(
+        &self,
+        method: &'static str,
+        (authority, path): (String, String),
+        query: Vec<(String, String)>,
+    ) -> Request {
         Request {
             method,
             secure: self.endpoint.secure,
@@ -99,16 +103,12 @@ impl Requests {
         }
     }
 
+    fn object(&self, method: &'static str, key: &str, query: Vec<(String, String)>) -> Request {
+        self.request(method, self.endpoint.object(key), query)
+    }
+
     fn bucket(&self, method: &'static str, query: Vec<(String, String)>) -> Request {
-        let (authority, path) = self.endpoint.bucket();
-        Request {
-            method,
-            secure: self.endpoint.secure,
-            authority,
-            path,
-            query,
-            headers: vec![("user-agent".into(), self.user_agent.clone())],
-        }
+        self.request(method, self.endpoint.bucket(), query)
     }
 
     fn with_write_headers(&self, mut r: Request) -> Request {
