@@ -323,12 +323,6 @@ impl Config {
                     .into(),
             ));
         }
-        if !v4_auth {
-            return Err(invalid(
-                "v4auth: false (SigV2 signing) is not supported by this version of the driver"
-                    .into(),
-            ));
-        }
 
         let storage_class = {
             let raw = p.string("storageclass")?;

@@ -15,8 +15,8 @@ use crate::s3::xml::{
     self, CopyResult, DeleteResult, InitiateMultipartUploadResult, ListBucketResult,
     ListMultipartUploadsResult, ListPartsResult, Part,
 };
-use crate::sign::Credentials;
-use crate::sign::v4::{CanonicalInput, Signer, UNSIGNED_PAYLOAD, canonical_query};
+use crate::sign::v4::Signer;
+use crate::sign::{Credentials, RequestSigner, v2};
 use crate::time::UtcDateTime;
 use crate::transport::{Body, Request, Response, Transport};
 
@@ -92,7 +92,7 @@ pub struct S3Driver<T: Transport> {
     warnings: Vec<String>,
     keys: KeyMapper,
     requests: Requests,
-    signer: Signer,
+    signer: RequestSigner,
     transport: T,
 }
 
@@ -150,8 +150,15 @@ impl<T: Transport> S3Driver<T> {
         }
         let driver = Self {
             keys: KeyMapper::new(&config.root_directory),
+            signer: if config.v4_auth {
+                RequestSigner::V4(Signer::new(credentials, &config.region, "s3"))
+            } else {
+                RequestSigner::V2 {
+                    signer: v2::Signer::new(credentials),
+                    virtual_host_bucket: (!endpoint.path_style).then(|| endpoint.bucket.clone()),
+                }
+            },
             requests: Requests::new(endpoint, &config),
-            signer: Signer::new(credentials, &config.region, "s3"),
             config,
             cloudfront,
             warnings,
@@ -327,7 +334,7 @@ impl<T: Transport> S3Driver<T> {
     }
 
     /// The signer.
-    pub fn signer(&self) -> &Signer {
+    pub fn signer(&self) -> &RequestSigner {
         &self.signer
     }
 
@@ -585,24 +592,10 @@ impl<T: Transport> S3Driver<T> {
             req.secure = scheme.eq_ignore_ascii_case("https");
             req.authority = host.trim_end_matches('/').to_owned();
         }
-        let headers = vec![("host".to_owned(), req.authority.clone())];
-        let query = self.signer.presign(
+        Ok(Some(self.signer.presigned_url(
             now,
             PRESIGN_EXPIRY_SECS,
-            &CanonicalInput {
-                method,
-                path: &req.path,
-                query: &[],
-                headers: &headers,
-                payload_hash: UNSIGNED_PAYLOAD,
-            },
-        );
-        let scheme = if req.secure { "https" } else { "http" };
-        Ok(Some(format!(
-            "{scheme}://{}{}?{}",
-            req.authority,
-            req.path,
-            canonical_query(&query)
+            &req,
         )))
     }
 

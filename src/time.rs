@@ -90,6 +90,11 @@ impl UtcDateTime {
         format!("{y:04}{m:02}{d:02}")
     }
 
+    /// The HTTP date, `Tue, 27 Mar 2007 19:36:42 GMT` (SigV2's `x-amz-date`).
+    pub fn http_date(&self) -> String {
+        httpdate::fmt_http_date(UNIX_EPOCH + Duration::from_secs(self.seconds.max(0) as u64))
+    }
+
     /// Parses `YYYYMMDDTHHMMSSZ`.
     pub fn parse_amz_date(s: &str) -> Option<Self> {
         if s.len() != 16 || !s.is_char_boundary(8) || &s[8..9] != "T" || !s.ends_with('Z') {
@@ -187,6 +192,12 @@ mod tests {
         );
         assert!(UtcDateTime::parse_iso8601("2009-10-12 17:50:30").is_none());
         assert!(UtcDateTime::parse_iso8601("2009-13-12T17:50:30Z").is_none());
+    }
+
+    #[test]
+    fn http_dates_format() {
+        let t = UtcDateTime::parse_amz_date("20070327T193642Z").unwrap();
+        assert_eq!(t.http_date(), "Tue, 27 Mar 2007 19:36:42 GMT");
     }
 
     #[test]

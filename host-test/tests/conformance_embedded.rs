@@ -9,10 +9,20 @@ use host_test::EmbeddedS3;
 use host_test::conformance::{Outcome, Quirks, Target, case, run_case};
 
 async fn run(name: &str) {
+    run_with(name, &[]).await;
+}
+
+/// Runs a case with extra `storage: s3:` parameters (`v4auth: false`...).
+async fn run_with(name: &str, extra: &[(&str, host_test::ConfigValue)]) {
     let server = EmbeddedS3::start_temp().await.expect("embedded server");
+    let mut params = server.params();
+    params.extend(extra.iter().map(|(k, v)| ((*k).to_owned(), v.clone())));
     let target = Target {
-        name: "embedded s3s-fs".into(),
-        params: server.params(),
+        name: format!(
+            "embedded s3s-fs{}",
+            if extra.is_empty() { "" } else { " (SigV2)" }
+        ),
+        params,
         full_size: std::env::var("S3_DRIVER_FULL_SIZE").is_ok_and(|v| v == "1"),
         quirks: Quirks {
             storage_class_not_kept: Some("s3s-fs does not store storage classes"),
@@ -57,3 +67,12 @@ macro_rules! cases {
 }
 
 include!("common/cases.rs");
+
+/// The same suite signed with SigV2 (`v4auth: false`), which s3s verifies.
+mod sigv2 {
+    async fn run(name: &str) {
+        super::run_with(name, &[("v4auth", host_test::ConfigValue::Boolean(false))]).await;
+    }
+
+    include!("common/cases.rs");
+}

@@ -48,7 +48,12 @@ fn target() -> Option<Target> {
 static BUCKET_READY: OnceCell<()> = OnceCell::const_new();
 
 async fn run(name: &str) {
-    let Some(target) = target() else {
+    run_with(name, &[]).await;
+}
+
+/// Runs a case with extra `storage: s3:` parameters (`v4auth: false`...).
+async fn run_with(name: &str, extra: &[(&str, ConfigValue)]) {
+    let Some(mut target) = target() else {
         println!("{name}: not run: no radosgw configured (RADOSGW_ENDPOINT)");
         return;
     };
@@ -61,6 +66,9 @@ async fn run(name: &str) {
                 .expect("creating the conformance bucket on radosgw");
         })
         .await;
+    target
+        .params
+        .extend(extra.iter().map(|(k, v)| ((*k).to_owned(), v.clone())));
     let case = case(name).expect("a ported case");
     match run_case(&common::RUNTIME, &target, case).await {
         Outcome::Pass => {}
@@ -81,3 +89,12 @@ macro_rules! cases {
 }
 
 include!("common/cases.rs");
+
+/// The same suite signed with SigV2 (`v4auth: false`), which radosgw verifies.
+mod sigv2 {
+    async fn run(name: &str) {
+        super::run_with(name, &[("v4auth", host_test::ConfigValue::Boolean(false))]).await;
+    }
+
+    include!("common/cases.rs");
+}

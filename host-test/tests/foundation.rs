@@ -329,6 +329,24 @@ async fn wrong_secret_is_access_denied_with_code_and_request_id() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn wrong_secret_under_sigv2_is_access_denied() {
+    let (_d, s) = driver().await;
+    let mut params = s.params();
+    params.push(("v4auth".into(), ConfigValue::Boolean(false)));
+    let good = open_params(&params).await;
+    good.put_content("/v2", b"signed with v2").await.unwrap();
+    params.push(("secretkey".into(), text("not-the-secret")));
+    let bad = open_params(&params).await;
+    match bad.get_content("/v2").await {
+        Err(CallError::Driver(DriverError::AccessDenied(b))) => {
+            assert_eq!((b.code.as_str(), b.status), ("SignatureDoesNotMatch", 403));
+        }
+        other => panic!("expected access-denied, got {other:?}"),
+    }
+    good.delete("/v2").await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn unknown_access_key_is_access_denied() {
     let (_d, s) = driver().await;
     let mut params = s.params();
@@ -400,7 +418,7 @@ async fn bad_configuration_is_invalid_config_naming_the_parameter() {
         ("chunksize", ConfigValue::Integer(1), "chunksize"),
         ("encrypt", text("maybe"), "encrypt"),
         ("storageclass", text("COLD"), "storageclass"),
-        ("v4auth", ConfigValue::Boolean(false), "v4auth"),
+        ("secure", text("sometimes"), "secure"),
     ];
     for (key, value, named) in cases {
         let mut params = s.params();

@@ -1,8 +1,12 @@
 //! Request signing: credentials and AWS Signature Version 4.
 
+pub mod v2;
 pub mod v4;
 
 use std::fmt;
+
+use crate::time::UtcDateTime;
+use crate::transport::Request;
 
 /// Access key, secret and optional session token. `Debug` prints the access key
 /// only, so no log line or error can carry the secret or the token.
@@ -54,6 +58,79 @@ impl fmt::Debug for Credentials {
                 &self.session_token.as_ref().map(|_| "******"),
             )
             .finish()
+    }
+}
+
+/// How this driver signs: SigV4 (the default) or SigV2 (`v4auth: false`).
+#[derive(Debug, Clone)]
+pub enum RequestSigner {
+    /// AWS Signature Version 4.
+    V4(v4::Signer),
+    /// AWS Signature Version 2; the bucket is named for virtual-hosted requests.
+    V2 {
+        /// The signer.
+        signer: v2::Signer,
+        /// The bucket when requests are virtual-hosted (its name is then part
+        /// of the signed resource but not of the path).
+        virtual_host_bucket: Option<String>,
+    },
+}
+
+impl RequestSigner {
+    /// The credentials in use.
+    pub fn credentials(&self) -> &Credentials {
+        match self {
+            RequestSigner::V4(s) => s.credentials(),
+            RequestSigner::V2 { signer, .. } => signer.credentials(),
+        }
+    }
+
+    /// Signs a request in place.
+    pub fn sign_request(&self, at: UtcDateTime, req: &mut Request, body: &[u8]) {
+        match self {
+            RequestSigner::V4(s) => s.sign_request(at, req, body),
+            RequestSigner::V2 {
+                signer,
+                virtual_host_bucket,
+            } => signer.sign_request(at, req, virtual_host_bucket.as_deref()),
+        }
+    }
+
+    /// The URL of `req` presigned at `at` for `expires_secs`.
+    pub fn presigned_url(&self, at: UtcDateTime, expires_secs: u64, req: &Request) -> String {
+        let query = match self {
+            RequestSigner::V4(s) => {
+                let headers = vec![("host".to_owned(), req.authority.clone())];
+                s.presign(
+                    at,
+                    expires_secs,
+                    &v4::CanonicalInput {
+                        method: req.method,
+                        path: &req.path,
+                        query: &req.query,
+                        headers: &headers,
+                        payload_hash: v4::UNSIGNED_PAYLOAD,
+                    },
+                )
+            }
+            RequestSigner::V2 {
+                signer,
+                virtual_host_bucket,
+            } => signer.presign(
+                at.seconds + expires_secs as i64,
+                req.method,
+                &req.path,
+                &req.query,
+                virtual_host_bucket.as_deref(),
+            ),
+        };
+        let scheme = if req.secure { "https" } else { "http" };
+        format!(
+            "{scheme}://{}{}?{}",
+            req.authority,
+            req.path,
+            v4::canonical_query(&query)
+        )
     }
 }
 
