@@ -6,6 +6,7 @@ use std::cell::RefCell;
 
 use crate::cloudfront::{CloudFrontOptions, IpFilter, IpRanges, client_ip, split_url};
 use crate::config::{Config, Value};
+use crate::credentials::{CredentialChain, Source};
 use crate::error::{Error, Result};
 use crate::path::{self, KeyMapper};
 use crate::s3::endpoint::Endpoint;
@@ -16,7 +17,7 @@ use crate::s3::xml::{
     ListMultipartUploadsResult, ListPartsResult, Part,
 };
 use crate::sign::v4::Signer;
-use crate::sign::{Credentials, RequestSigner, v2};
+use crate::sign::{RequestSigner, v2};
 use crate::time::UtcDateTime;
 use crate::transport::{Body, Request, Response, Transport};
 
@@ -92,22 +93,11 @@ pub struct S3Driver<T: Transport> {
     warnings: Vec<String>,
     keys: KeyMapper,
     requests: Requests,
-    signer: RequestSigner,
+    credentials: CredentialChain,
+    /// The bucket when SigV2 signs virtual-hosted requests; `None` for SigV4
+    /// or path style.
+    v2_bucket: Option<String>,
     transport: T,
-}
-
-/// Static keys from the configuration, else the standard AWS environment variables.
-fn resolve_credentials(configured: &Credentials) -> Result<Credentials> {
-    if !configured.is_empty() {
-        return Ok(configured.clone());
-    }
-    let var = |n: &str| std::env::var(n).ok().filter(|v| !v.is_empty());
-    match (var("AWS_ACCESS_KEY_ID"), var("AWS_SECRET_ACCESS_KEY")) {
-        (Some(ak), Some(sk)) => Ok(Credentials::new(ak, sk, var("AWS_SESSION_TOKEN"))),
-        _ => Err(Error::InvalidConfig(
-            "no credentials: set accesskey and secretkey, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in the environment the host grants".into(),
-        )),
-    }
 }
 
 impl<T: Transport> S3Driver<T> {
@@ -123,7 +113,6 @@ impl<T: Transport> S3Driver<T> {
         transport: T,
     ) -> Result<Self> {
         let config = Config::from_params(params)?;
-        let credentials = resolve_credentials(&config.credentials)?;
         let endpoint = Endpoint::from_config(&config)?;
         let mut warnings = config.warnings.clone();
         let mut cloudfront = None;
@@ -150,14 +139,10 @@ impl<T: Transport> S3Driver<T> {
         }
         let driver = Self {
             keys: KeyMapper::new(&config.root_directory),
-            signer: if config.v4_auth {
-                RequestSigner::V4(Signer::new(credentials, &config.region, "s3"))
-            } else {
-                RequestSigner::V2 {
-                    signer: v2::Signer::new(credentials),
-                    virtual_host_bucket: (!endpoint.path_style).then(|| endpoint.bucket.clone()),
-                }
-            },
+            credentials: CredentialChain::new(Source::choose(&config.credentials, |k| {
+                std::env::var(k).ok()
+            })),
+            v2_bucket: (!endpoint.path_style).then(|| endpoint.bucket.clone()),
             requests: Requests::new(endpoint, &config),
             config,
             cloudfront,
@@ -256,7 +241,8 @@ impl<T: Transport> S3Driver<T> {
 
     /// Signs and sends; any status is returned as is.
     fn send(&self, mut req: Request, body: &[u8]) -> Result<Response<T::Body>> {
-        self.signer.sign_request(UtcDateTime::now(), &mut req, body);
+        let now = UtcDateTime::now();
+        self.signer(now)?.sign_request(now, &mut req, body);
         self.transport.send(&req, body)
     }
 
@@ -333,9 +319,17 @@ impl<T: Transport> S3Driver<T> {
         &self.requests
     }
 
-    /// The signer.
-    pub fn signer(&self) -> &RequestSigner {
-        &self.signer
+    /// The signer for now: the configured version with current credentials.
+    pub fn signer(&self, now: UtcDateTime) -> Result<RequestSigner> {
+        let credentials = self.credentials.get(&self.transport, now)?;
+        Ok(if self.config.v4_auth {
+            RequestSigner::V4(Signer::new(credentials, &self.config.region, "s3"))
+        } else {
+            RequestSigner::V2 {
+                signer: v2::Signer::new(credentials),
+                virtual_host_bucket: self.v2_bucket.clone(),
+            }
+        })
     }
 
     /// Maps paths to keys.
@@ -530,6 +524,8 @@ impl<T: Transport> S3Driver<T> {
             .min(usize::MAX as u64) as usize;
         let upload_id = self.create_upload(op, dst)?;
         let copy_parts = || -> Result<()> {
+            let now = UtcDateTime::now();
+            let signer = self.signer(now)?;
             let mut requests = Vec::new();
             let mut first = 0u64;
             while first < size {
@@ -542,7 +538,7 @@ impl<T: Transport> S3Driver<T> {
                     src,
                     Some((first, last)),
                 );
-                self.signer.sign_request(UtcDateTime::now(), &mut req, &[]);
+                signer.sign_request(now, &mut req, &[]);
                 requests.push((req, Vec::new()));
                 first = last + 1;
             }
@@ -592,7 +588,7 @@ impl<T: Transport> S3Driver<T> {
             req.secure = scheme.eq_ignore_ascii_case("https");
             req.authority = host.trim_end_matches('/').to_owned();
         }
-        Ok(Some(self.signer.presigned_url(
+        Ok(Some(self.signer(now)?.presigned_url(
             now,
             PRESIGN_EXPIRY_SECS,
             &req,

@@ -6,6 +6,7 @@
 
 pub mod cloudfront;
 pub mod config;
+pub mod credentials;
 pub mod driver;
 pub mod error;
 pub mod http;

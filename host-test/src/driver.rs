@@ -148,6 +148,16 @@ impl Driver {
                 }
             }
         }
+        // The web-identity token file is read by the guest.
+        if let Some((_, file)) = grants
+            .env
+            .iter()
+            .find(|(k, _)| k == "AWS_WEB_IDENTITY_TOKEN_FILE")
+            && let Some(dir) = std::path::Path::new(file).parent()
+            && dir.is_absolute()
+        {
+            grants.read_only_dirs.push(dir.to_path_buf());
+        }
         let (mut store, bindings) = runtime
             .instantiate(policy.clone(), &grants)
             .await

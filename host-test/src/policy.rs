@@ -174,6 +174,45 @@ impl Allowlist {
         allow
     }
 
+    /// Adds what the credential chain will need when the configuration has no
+    /// static keys and `env` (what the guest is granted) has none either: the
+    /// STS endpoint for web identity, else the instance metadata service.
+    pub fn with_credential_endpoints(
+        self,
+        params: &[(String, crate::ConfigValue)],
+        env: &[(String, String)],
+    ) -> Self {
+        use crate::ConfigValue;
+        let get = |k: &str| {
+            env.iter()
+                .find(|(n, _)| n == k)
+                .map(|(_, v)| v.clone())
+                .filter(|v| !v.is_empty())
+        };
+        let configured = params.iter().any(|(k, v)| {
+            k.eq_ignore_ascii_case("accesskey")
+                && matches!(v, ConfigValue::Text(s) if !s.is_empty())
+        });
+        if configured
+            || (get("AWS_ACCESS_KEY_ID").is_some() && get("AWS_SECRET_ACCESS_KEY").is_some())
+        {
+            return self;
+        }
+        let url = if get("AWS_WEB_IDENTITY_TOKEN_FILE").is_some() && get("AWS_ROLE_ARN").is_some() {
+            get("AWS_ENDPOINT_URL_STS").unwrap_or_else(|| "https://sts.amazonaws.com".into())
+        } else {
+            get("AWS_EC2_METADATA_SERVICE_ENDPOINT")
+                .unwrap_or_else(|| "http://169.254.169.254".into())
+        };
+        match url.split_once("://") {
+            Some((scheme, rest)) => {
+                let host = rest.split('/').next().unwrap_or_default();
+                self.allow(&with_port(host, scheme == "https"))
+            }
+            None => self,
+        }
+    }
+
     /// True when `authority` (with its port) may be reached.
     pub fn allows(&self, authority: &str) -> bool {
         let authority = authority.to_ascii_lowercase();

@@ -145,7 +145,13 @@ async fn target_params(cli: &Cli) -> Result<(Configured, Option<EmbeddedS3>), Fa
     let (mut params, middleware) = (config.storage, config.middleware);
     let env = credential_env();
     let has_endpoint = text(&params, "regionendpoint").is_some();
-    let has_credentials = text(&params, "accesskey").is_some() || !env.is_empty();
+    let has_credentials = text(&params, "accesskey").is_some()
+        || env.iter().any(|(k, _)| {
+            matches!(
+                k.as_str(),
+                "AWS_ACCESS_KEY_ID" | "AWS_WEB_IDENTITY_TOKEN_FILE"
+            )
+        });
     let mut server = None;
     if !has_endpoint && !has_credentials {
         let s = match &cli.embedded_dir {
@@ -183,8 +189,9 @@ async fn target_params(cli: &Cli) -> Result<(Configured, Option<EmbeddedS3>), Fa
 async fn open(cli: &Cli) -> Result<(Driver, Option<EmbeddedS3>), Failure> {
     let (t, server) = target_params(cli).await?;
     let runtime = Runtime::builtin().map_err(|e| Failure::Usage(format!("{e:#}")))?;
-    let policy = OutgoingPolicy::new(Allowlist::for_config(&t.params, &t.middleware))
-        .with_tls_from_params(&t.params);
+    let allow = Allowlist::for_config(&t.params, &t.middleware)
+        .with_credential_endpoints(&t.params, &t.env);
+    let policy = OutgoingPolicy::new(allow).with_tls_from_params(&t.params);
     let grants = Grants {
         env: t.env.clone(),
         ..Grants::default()
