@@ -24,7 +24,7 @@ pub mod runtime;
 pub mod s3_server;
 
 pub use driver::{CallError, CallResult, Driver, Reader, Walker, Writer};
-pub use policy::{Allowlist, OutgoingPolicy, Stats};
+pub use policy::{Allowlist, OutgoingPolicy, Stats, TlsOptions};
 pub use runtime::bindings::registry::storage::types::{
     ConfigValue, Error as DriverError, FileInfo, Middleware, Parameter, RedirectRequest,
 };

@@ -249,7 +249,7 @@ struct Shared {
     pool: Pool,
     allow: Allowlist,
     counters: Arc<Counters>,
-    skip_verify: bool,
+    tls: TlsOptions,
 }
 
 /// Accepts any server certificate but still checks handshake signatures:
@@ -302,23 +302,40 @@ impl rustls::client::danger::ServerCertVerifier for SkipCertificateCheck {
     }
 }
 
-fn tls_config(skip_verify: bool) -> rustls::ClientConfig {
+/// TLS settings of one driver's requests.
+#[derive(Debug, Clone, Default)]
+pub struct TlsOptions {
+    /// Accept any server certificate (`skipverify: true`).
+    pub skip_verify: bool,
+    /// PEM certificates trusted besides the webpki roots (a private CA).
+    pub extra_roots_pem: Option<String>,
+}
+
+fn tls_config(options: &TlsOptions) -> anyhow::Result<rustls::ClientConfig> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
         .expect("ring supports the default TLS versions");
-    if skip_verify {
-        builder
+    if options.skip_verify {
+        return Ok(builder
             .dangerous()
             .with_custom_certificate_verifier(Arc::new(SkipCertificateCheck(provider)))
-            .with_no_client_auth()
-    } else {
-        builder
-            .with_root_certificates(rustls::RootCertStore {
-                roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-            })
-            .with_no_client_auth()
+            .with_no_client_auth());
     }
+    let mut roots = rustls::RootCertStore {
+        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+    };
+    if let Some(pem) = &options.extra_roots_pem {
+        let mut added = 0;
+        for cert in CertificateDer::pem_slice_iter(pem.as_bytes()) {
+            roots.add(cert?)?;
+            added += 1;
+        }
+        anyhow::ensure!(added > 0, "the CA file holds no PEM certificate");
+    }
+    Ok(builder.with_root_certificates(roots).with_no_client_auth())
 }
 
 /// The outgoing policy of one driver; clones share the pool and counters.
@@ -331,33 +348,18 @@ impl OutgoingPolicy {
     /// A policy with its own connection pool, verifying TLS certificates
     /// against the webpki roots.
     pub fn new(allow: Allowlist) -> Self {
-        Self::build(allow, false)
+        Self::with_tls(allow, TlsOptions::default()).expect("the default TLS settings are valid")
     }
 
-    /// The same allowlist with the TLS settings of a `storage: s3:` block
-    /// (`skipverify`), with a pool of its own.
-    pub fn with_tls_from_params(self, params: &[(String, crate::ConfigValue)]) -> Self {
-        use crate::ConfigValue;
-        let skip = params.iter().rev().find(|(k, _)| k == "skipverify").is_some_and(|(_, v)| {
-            matches!(v, ConfigValue::Boolean(true))
-                || matches!(v, ConfigValue::Text(s) if matches!(s.as_str(), "1" | "t" | "T" | "true" | "TRUE" | "True"))
-        });
-        Self::build(self.shared.allow.clone(), skip)
-    }
-
-    /// True when this policy accepts any server certificate.
-    pub fn skips_tls_verification(&self) -> bool {
-        self.shared.skip_verify
-    }
-
-    fn build(allow: Allowlist, skip_verify: bool) -> Self {
+    /// A policy with its own pool and these TLS settings.
+    pub fn with_tls(allow: Allowlist, tls: TlsOptions) -> anyhow::Result<Self> {
         let counters = Arc::new(Counters::default());
         let mut http = HttpConnector::new();
         http.enforce_http(false);
         http.set_nodelay(true);
         http.set_connect_timeout(Some(Duration::from_secs(10)));
         let connector = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_tls_config(tls_config(skip_verify))
+            .with_tls_config(tls_config(&tls)?)
             .https_or_http()
             .enable_http1()
             .wrap_connector(CountingConnector {
@@ -368,14 +370,39 @@ impl OutgoingPolicy {
             .pool_idle_timeout(Duration::from_secs(30))
             .pool_max_idle_per_host(64)
             .build(connector);
-        Self {
+        Ok(Self {
             shared: Arc::new(Shared {
                 pool,
                 allow,
                 counters,
-                skip_verify,
+                tls,
             }),
-        }
+        })
+    }
+
+    /// The same allowlist and CA with the `skipverify` of a `storage: s3:`
+    /// block, with a pool of its own.
+    pub fn with_tls_from_params(self, params: &[(String, crate::ConfigValue)]) -> Self {
+        use crate::ConfigValue;
+        let skip = params
+            .iter()
+            .rev()
+            .find(|(k, _)| k == "skipverify")
+            .is_some_and(|(_, v)| {
+                matches!(v, ConfigValue::Boolean(true))
+                    || matches!(v, ConfigValue::Text(s) if matches!(s.as_str(), "1" | "t" | "T" | "true" | "TRUE" | "True"))
+            });
+        let tls = TlsOptions {
+            skip_verify: skip,
+            ..self.shared.tls.clone()
+        };
+        Self::with_tls(self.shared.allow.clone(), tls)
+            .expect("settings that built once build again")
+    }
+
+    /// True when this policy accepts any server certificate.
+    pub fn skips_tls_verification(&self) -> bool {
+        self.shared.tls.skip_verify
     }
 
     /// The counters so far.
@@ -400,10 +427,31 @@ fn authority_of(uri: &Uri) -> Option<String> {
     })
 }
 
+/// The rustls error behind a connector error, through nested `io::Error`s.
+fn find_rustls<'a>(err: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
+    if let Some(tls) = err.downcast_ref::<rustls::Error>() {
+        return Some(tls);
+    }
+    if let Some(inner) = err
+        .downcast_ref::<std::io::Error>()
+        .and_then(|io| io.get_ref())
+        && let Some(found) = find_rustls(inner)
+    {
+        return Some(found);
+    }
+    err.source().and_then(find_rustls)
+}
+
 /// Maps a pool error to the wasi:http code the guest sees. Only hyper's own
 /// one-line description crosses over: never host paths or backtraces.
 fn client_error(e: &hyper_util::client::legacy::Error) -> HttpError {
     use std::error::Error as _;
+    // A failed TLS handshake also counts as a connect error: look for rustls.
+    match e.source().and_then(find_rustls) {
+        Some(rustls::Error::InvalidCertificate(_)) => return HttpError::TlsCertificateError,
+        Some(_) => return HttpError::TlsProtocolError,
+        None => {}
+    }
     if e.is_connect() {
         return HttpError::ConnectionRefused;
     }

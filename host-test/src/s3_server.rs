@@ -9,7 +9,7 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use anyhow::Context as _;
 use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -363,6 +363,7 @@ impl S3 for FsWithUploads {
 /// A running embedded server. Stops when dropped.
 pub struct EmbeddedS3 {
     addr: SocketAddr,
+    secure: bool,
     access_key: String,
     secret_key: String,
     bucket: String,
@@ -410,6 +411,36 @@ impl EmbeddedS3 {
         Self::start_with(root, access_key, secret_key, bucket, PageSizes::default()).await
     }
 
+    /// Starts a temporary server speaking HTTPS with this certificate chain
+    /// and key (PEM).
+    pub async fn start_temp_tls(cert_pem: &str, key_pem: &str) -> anyhow::Result<Self> {
+        use rustls::pki_types::pem::PemObject;
+        use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+        let certs =
+            CertificateDer::pem_slice_iter(cert_pem.as_bytes()).collect::<Result<Vec<_>, _>>()?;
+        let key = PrivateKeyDer::from_pem_slice(key_pem.as_bytes())?;
+        let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)?;
+        let dir = tempfile::Builder::new()
+            .prefix("s3-driver-embedded-tls-")
+            .tempdir()?;
+        let mut s = Self::serve(
+            dir.path(),
+            DEFAULT_ACCESS_KEY,
+            DEFAULT_SECRET_KEY,
+            DEFAULT_BUCKET,
+            PageSizes::default(),
+            Some(tokio_rustls::TlsAcceptor::from(Arc::new(config))),
+        )
+        .await?;
+        s._temp = Some(dir);
+        Ok(s)
+    }
+
     /// Like [`EmbeddedS3::start`], with listing page sizes of its own.
     pub async fn start_with(
         root: &Path,
@@ -418,12 +449,24 @@ impl EmbeddedS3 {
         bucket: &str,
         pages: PageSizes,
     ) -> anyhow::Result<Self> {
+        Self::serve(root, access_key, secret_key, bucket, pages, None).await
+    }
+
+    async fn serve(
+        root: &Path,
+        access_key: &str,
+        secret_key: &str,
+        bucket: &str,
+        pages: PageSizes,
+        tls: Option<tokio_rustls::TlsAcceptor>,
+    ) -> anyhow::Result<Self> {
         std::fs::create_dir_all(root.join(bucket)).context("creating the bucket directory")?;
         let mut builder = S3ServiceBuilder::new(FsWithUploads::new(root, pages)?);
         builder.set_auth(s3s::auth::SimpleAuth::from_single(access_key, secret_key));
         let service = builder.build();
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
+        let secure = tls.is_some();
         let task = tokio::spawn(async move {
             loop {
                 let Ok((stream, _)) = listener.accept().await else {
@@ -431,15 +474,26 @@ impl EmbeddedS3 {
                 };
                 let _ = stream.set_nodelay(true);
                 let svc = service.clone();
+                let tls = tls.clone();
                 tokio::spawn(async move {
-                    let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
-                        .serve_connection(TokioIo::new(stream), svc)
-                        .await;
+                    let builder =
+                        hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+                    match tls {
+                        None => {
+                            let _ = builder.serve_connection(TokioIo::new(stream), svc).await;
+                        }
+                        Some(acceptor) => {
+                            if let Ok(stream) = acceptor.accept(stream).await {
+                                let _ = builder.serve_connection(TokioIo::new(stream), svc).await;
+                            }
+                        }
+                    }
                 });
             }
         });
         Ok(Self {
             addr,
+            secure,
             access_key: access_key.to_owned(),
             secret_key: secret_key.to_owned(),
             bucket: bucket.to_owned(),
@@ -449,9 +503,10 @@ impl EmbeddedS3 {
         })
     }
 
-    /// `http://127.0.0.1:PORT`.
+    /// `http://127.0.0.1:PORT` (`https://` in TLS mode).
     pub fn endpoint(&self) -> String {
-        format!("http://{}", self.addr)
+        let scheme = if self.secure { "https" } else { "http" };
+        format!("{scheme}://{}", self.addr)
     }
 
     /// The directory holding the buckets (a bucket is a directory, an object a file).
@@ -479,7 +534,7 @@ impl EmbeddedS3 {
             ("regionendpoint".into(), t(&self.endpoint())),
             ("bucket".into(), t(&self.bucket)),
             ("forcepathstyle".into(), ConfigValue::Boolean(true)),
-            ("secure".into(), ConfigValue::Boolean(false)),
+            ("secure".into(), ConfigValue::Boolean(self.secure)),
         ]
     }
 

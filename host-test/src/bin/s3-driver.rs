@@ -10,7 +10,7 @@ use std::time::Instant;
 use clap::{Parser, Subcommand};
 use host_test::{
     Allowlist, CallError, ConfigValue, Driver, DriverError, EmbeddedS3, Grants, Middleware,
-    OutgoingPolicy, RedirectRequest, Runtime, config_file,
+    OutgoingPolicy, RedirectRequest, Runtime, TlsOptions, config_file,
 };
 use indicatif::{ProgressBar, ProgressStyle};
 use sha2::{Digest, Sha256};
@@ -29,6 +29,9 @@ struct Cli {
     /// Keep the embedded server's data in this directory (default: a temporary one).
     #[arg(long, global = true)]
     embedded_dir: Option<PathBuf>,
+    /// Trust the CA certificates in this PEM file for HTTPS to the endpoint.
+    #[arg(long, global = true)]
+    ca_file: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -191,7 +194,19 @@ async fn open(cli: &Cli) -> Result<(Driver, Option<EmbeddedS3>), Failure> {
     let runtime = Runtime::builtin().map_err(|e| Failure::Usage(format!("{e:#}")))?;
     let allow = Allowlist::for_config(&t.params, &t.middleware)
         .with_credential_endpoints(&t.params, &t.env);
-    let policy = OutgoingPolicy::new(allow).with_tls_from_params(&t.params);
+    let tls = TlsOptions {
+        skip_verify: false,
+        extra_roots_pem: match &cli.ca_file {
+            Some(path) => Some(
+                std::fs::read_to_string(path)
+                    .map_err(|e| Failure::Usage(format!("reading {}: {e}", path.display())))?,
+            ),
+            None => None,
+        },
+    };
+    let policy = OutgoingPolicy::with_tls(allow, tls)
+        .map_err(|e| Failure::Usage(format!("TLS settings: {e:#}")))?
+        .with_tls_from_params(&t.params);
     let grants = Grants {
         env: t.env.clone(),
         ..Grants::default()
