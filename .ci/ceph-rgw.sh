@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # A throw-away one-node Ceph (1 mon, 1 bluestore OSD on a sparse file, no mgr)
-# with radosgw on 127.0.0.1:7480 and user AKIAIOSFODNN7EXAMPLE. Loopback only.
+# with radosgw on 127.0.0.1:7480 (HTTP) and 127.0.0.1:7443 (HTTPS, with the
+# test certificate in testdata/tls) and user AKIAIOSFODNN7EXAMPLE. Loopback only.
 # Needs: apt-get install radosgw ceph-mon ceph-osd. Prints READY when serving.
 # Stop it with: .ci/ceph-rgw.sh stop
 set -euo pipefail
 D=${CEPH_DIR:-$PWD/target/ceph}
+TLS=$(cd "$(dirname "$0")/.." && pwd)/testdata/tls
 
 if [[ "${1:-}" == "stop" ]]; then
     for f in "$D"/run/*.pid; do
@@ -13,8 +15,14 @@ if [[ "${1:-}" == "stop" ]]; then
     exit 0
 fi
 
+# Leftovers of an earlier run in the same directory would hold the ports.
+for f in "$D"/run/*.pid; do
+    [[ -e "$f" ]] && kill "$(cat "$f")" 2>/dev/null || true
+done
 rm -rf "$D"
 mkdir -p "$D"/{mon,osd0,run,log,rgw}
+cp "$TLS/server.pem" "$D/rgw.crt"
+cp "$TLS/server-key.pem" "$D/rgw.key"
 FSID=$(cat /proc/sys/kernel/random/uuid)
 KMS_KEY=$(head -c32 /dev/urandom | base64)
 cat > "$D/ceph.conf" <<CONF
@@ -53,7 +61,7 @@ osd data = $D/osd0
 keyring = $D/osd0/keyring
 [client.rgw]
 keyring = $D/rgw.keyring
-rgw frontends = beast endpoint=127.0.0.1:7480
+rgw frontends = beast endpoint=127.0.0.1:7480 ssl_endpoint=127.0.0.1:7443 ssl_certificate=$D/rgw.crt ssl_private_key=$D/rgw.key
 rgw data = $D/rgw
 rgw enable usage log = false
 rgw crypt require ssl = false
@@ -84,4 +92,5 @@ radosgw-admin $C zone placement add --rgw-zone default --placement-id default-pl
 kill "$(cat "$D/run/client.rgw.pid")"; sleep 1
 radosgw $C -n client.rgw
 for _ in $(seq 1 120); do curl -s -o /dev/null http://127.0.0.1:7480/ && break; sleep 0.25; done
+curl -s -o /dev/null --cacert "$TLS/ca.pem" https://127.0.0.1:7443/
 echo READY
