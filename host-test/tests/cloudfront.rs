@@ -6,19 +6,15 @@
 
 mod common;
 
-use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use base64::Engine;
-use bytes::Bytes;
 use common::*;
 use host_test::{
     Allowlist, CallError, ConfigValue, Driver, DriverError, EmbeddedS3, Grants, Middleware,
     OutgoingPolicy, Parameter, RedirectRequest,
 };
-use http_body_util::Full;
-use hyper_util::rt::{TokioExecutor, TokioIo};
 use rsa::pkcs1v15::{Signature, VerifyingKey};
 use rsa::pkcs8::DecodePublicKey;
 use rsa::signature::Verifier;
@@ -45,34 +41,12 @@ impl RangesServer {
     async fn start(status: u16, json: &str) -> Self {
         let reply = Arc::new(Mutex::new((status, json.to_owned())));
         let hits = Arc::new(Mutex::new(0));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
         let (r, h) = (reply.clone(), hits.clone());
-        tokio::spawn(async move {
-            loop {
-                let Ok((stream, _)) = listener.accept().await else {
-                    continue;
-                };
-                let (r, h) = (r.clone(), h.clone());
-                tokio::spawn(async move {
-                    let svc = hyper::service::service_fn(move |_req| {
-                        let (status, body) = r.lock().unwrap().clone();
-                        *h.lock().unwrap() += 1;
-                        async move {
-                            Ok::<_, Infallible>(
-                                http::Response::builder()
-                                    .status(status)
-                                    .body(Full::new(Bytes::from(body)))
-                                    .unwrap(),
-                            )
-                        }
-                    });
-                    let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
-                        .serve_connection(TokioIo::new(stream), svc)
-                        .await;
-                });
-            }
-        });
+        let addr = serve_http(move |_| {
+            *h.lock().unwrap() += 1;
+            r.lock().unwrap().clone()
+        })
+        .await;
         Self { addr, reply, hits }
     }
 

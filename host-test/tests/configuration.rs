@@ -285,14 +285,7 @@ async fn session_tokens_are_signed_in_headers_and_presigned_queries() {
     let (_d, s) = driver().await;
     let mut params = s.params();
     params.push(("sessiontoken".into(), text("token-from-config")));
-    let d = Driver::open(
-        &RUNTIME,
-        &params,
-        OutgoingPolicy::new(Allowlist::for_params(&params)),
-        &[],
-    )
-    .await
-    .unwrap();
+    let d = open_params(&params).await;
     // s3s accepts the signed x-amz-security-token header.
     d.put_content("/t", b"with token").await.unwrap();
     let req = RedirectRequest {

@@ -5,16 +5,12 @@
 
 mod common;
 
-use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
 
-use bytes::Bytes;
 use common::*;
 use host_test::{
     Allowlist, CallError, ConfigValue, Driver, DriverError, EmbeddedS3, Grants, OutgoingPolicy,
 };
-use http_body_util::Full;
-use hyper_util::rt::{TokioExecutor, TokioIo};
 
 /// What a fake saw: method, path, query, and the IMDS token header.
 type Seen = Arc<Mutex<Vec<(String, String, String, Option<String>)>>>;
@@ -24,45 +20,22 @@ async fn fake<F>(reply: F) -> (String, Seen)
 where
     F: Fn(&str, &str, &str, &http::HeaderMap) -> (u16, String) + Send + Sync + 'static,
 {
-    let reply = Arc::new(reply);
     let seen: Seen = Arc::new(Mutex::new(Vec::new()));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
     let s = seen.clone();
-    tokio::spawn(async move {
-        loop {
-            let Ok((stream, _)) = listener.accept().await else {
-                continue;
-            };
-            let (reply, s) = (reply.clone(), s.clone());
-            tokio::spawn(async move {
-                let svc =
-                    hyper::service::service_fn(move |req: http::Request<hyper::body::Incoming>| {
-                        let method = req.method().as_str().to_owned();
-                        let path = req.uri().path().to_owned();
-                        let query = req.uri().query().unwrap_or_default().to_owned();
-                        let token = req
-                            .headers()
-                            .get("x-aws-ec2-metadata-token")
-                            .and_then(|v| v.to_str().ok())
-                            .map(str::to_owned);
-                        let (status, body) = reply(&method, &path, &query, req.headers());
-                        s.lock().unwrap().push((method, path, query, token));
-                        async move {
-                            Ok::<_, Infallible>(
-                                http::Response::builder()
-                                    .status(status)
-                                    .body(Full::new(Bytes::from(body)))
-                                    .unwrap(),
-                            )
-                        }
-                    });
-                let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
-                    .serve_connection(TokioIo::new(stream), svc)
-                    .await;
-            });
-        }
-    });
+    let addr = serve_http(move |head| {
+        let (method, path) = (head.method.as_str(), head.uri.path());
+        let query = head.uri.query().unwrap_or_default();
+        let token = head
+            .headers
+            .get("x-aws-ec2-metadata-token")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        s.lock()
+            .unwrap()
+            .push((method.to_owned(), path.to_owned(), query.to_owned(), token));
+        reply(method, path, query, &head.headers)
+    })
+    .await;
     (format!("http://{addr}"), seen)
 }
 
@@ -137,14 +110,7 @@ async fn keys_from_the_granted_environment() {
     d.delete("/env").await.unwrap();
     // Without keys anywhere the chain falls to IMDS, which this host does not
     // allow: a clean network error, and nothing sent anywhere.
-    let d = Driver::open(
-        &RUNTIME,
-        &params,
-        OutgoingPolicy::new(Allowlist::for_params(&params)),
-        &[],
-    )
-    .await
-    .unwrap();
+    let d = open_params(&params).await;
     match d.get_content("/env").await {
         Err(CallError::Driver(DriverError::Network(m))) => {
             assert_eq!(m, "request denied by the host's egress policy")

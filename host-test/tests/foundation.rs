@@ -22,18 +22,6 @@
 
 mod common;
 
-/// A driver on `params`, allowed to reach what they name.
-async fn open_params(params: &[(String, ConfigValue)]) -> Driver {
-    Driver::open(
-        &RUNTIME,
-        params,
-        OutgoingPolicy::new(Allowlist::for_params(params)),
-        &[],
-    )
-    .await
-    .unwrap()
-}
-
 use common::*;
 use host_test::{Allowlist, CallError, ConfigValue, Driver, DriverError, OutgoingPolicy};
 

@@ -42,14 +42,7 @@ async fn round_trip(d: &Driver, path: &str) {
 async fn an_unknown_ca_is_rejected_by_default() {
     let server = https_server().await;
     let params = server.params();
-    let d = Driver::open(
-        &RUNTIME,
-        &params,
-        OutgoingPolicy::new(Allowlist::for_params(&params)),
-        &[],
-    )
-    .await
-    .unwrap();
+    let d = open_params(&params).await;
     match d.get_content("/x").await {
         Err(CallError::Driver(DriverError::Network(m))) => {
             assert!(m.contains("TLS") || m.contains("certificate"), "{m}");
@@ -78,14 +71,7 @@ async fn skipverify_accepts_the_certificate_for_that_driver_only() {
     }
     // A sibling driver in the same process still verifies.
     let params = server.params();
-    let strict = Driver::open(
-        &RUNTIME,
-        &params,
-        OutgoingPolicy::new(Allowlist::for_params(&params)),
-        &[],
-    )
-    .await
-    .unwrap();
+    let strict = open_params(&params).await;
     assert!(matches!(
         strict.list("/").await,
         Err(CallError::Driver(DriverError::Network(_)))

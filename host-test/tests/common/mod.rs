@@ -3,7 +3,12 @@
 
 #![allow(dead_code)]
 
-use std::sync::LazyLock;
+use std::convert::Infallible;
+use std::sync::{Arc, LazyLock};
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper_util::rt::{TokioExecutor, TokioIo};
 
 use host_test::{
     Allowlist, CallError, ConfigValue, Driver, DriverError, EmbeddedS3, OutgoingPolicy, Runtime,
@@ -28,6 +33,56 @@ pub async fn driver_with(extra: &[(&str, ConfigValue)]) -> (Driver, EmbeddedS3) 
 /// A driver on a fresh embedded server.
 pub async fn driver() -> (Driver, EmbeddedS3) {
     driver_with(&[]).await
+}
+
+/// A driver on `params`, allowed to reach what they name.
+pub async fn open_params(params: &[(String, ConfigValue)]) -> Driver {
+    Driver::open(
+        &RUNTIME,
+        params,
+        OutgoingPolicy::new(Allowlist::for_params(params)),
+        &[],
+    )
+    .await
+    .expect("driver opens")
+}
+
+/// Serves `reply(request head) -> (status, body)` over HTTP on 127.0.0.1,
+/// for stand-ins of AWS services (ip-ranges, STS, IMDS). Stops with the runtime.
+pub async fn serve_http<F>(reply: F) -> std::net::SocketAddr
+where
+    F: Fn(&http::request::Parts) -> (u16, String) + Send + Sync + 'static,
+{
+    let reply = Arc::new(reply);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
+            let reply = reply.clone();
+            tokio::spawn(async move {
+                let svc =
+                    hyper::service::service_fn(move |req: http::Request<hyper::body::Incoming>| {
+                        let (parts, _) = req.into_parts();
+                        let (status, body) = reply(&parts);
+                        async move {
+                            Ok::<_, Infallible>(
+                                http::Response::builder()
+                                    .status(status)
+                                    .body(Full::new(Bytes::from(body)))
+                                    .unwrap(),
+                            )
+                        }
+                    });
+                let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                    .serve_connection(TokioIo::new(stream), svc)
+                    .await;
+            });
+        }
+    });
+    addr
 }
 
 /// Text parameter.
