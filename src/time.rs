@@ -90,6 +90,13 @@ impl UtcDateTime {
         format!("{y:04}{m:02}{d:02}")
     }
 
+    /// S3's ISO-8601 form, `2009-10-12T17:50:30Z` (whole seconds), as STS and
+    /// the metadata service write expirations.
+    pub fn iso8601(&self) -> String {
+        let (y, m, d, h, mi, s) = self.parts();
+        format!("{y:04}-{m:02}-{d:02}T{h:02}:{mi:02}:{s:02}Z")
+    }
+
     /// The HTTP date, `Tue, 27 Mar 2007 19:36:42 GMT` (SigV2's `x-amz-date`).
     pub fn http_date(&self) -> String {
         httpdate::fmt_http_date(UNIX_EPOCH + Duration::from_secs(self.seconds.max(0) as u64))
@@ -191,6 +198,11 @@ mod tests {
             0
         );
         assert!(UtcDateTime::parse_iso8601("2009-10-12 17:50:30").is_none());
+        assert_eq!(t.iso8601(), "2009-10-12T17:50:30Z");
+        assert_eq!(
+            UtcDateTime::parse_iso8601(&t.iso8601()).unwrap().seconds,
+            t.seconds
+        );
         assert!(UtcDateTime::parse_iso8601("2009-13-12T17:50:30Z").is_none());
     }
 

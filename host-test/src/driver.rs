@@ -96,7 +96,20 @@ fn flatten<T>(r: wasmtime::Result<Result<T, types::Error>>) -> CallResult<T> {
 struct Instance {
     store: Store<HostState>,
     bindings: StorageDriver,
-    handle: ResourceAny,
+}
+
+/// Locks the instance and calls one export of `registry:storage/driver`:
+/// `call!(self.inner, file_reader, call_read(self.handle, max))`.
+macro_rules! call {
+    ($inner:expr, $iface:ident, $method:ident($($arg:expr),* $(,)?)) => {{
+        let mut guard = $inner.lock().await;
+        let Instance { store, bindings } = &mut *guard;
+        bindings
+            .registry_storage_driver()
+            .$iface()
+            .$method(&mut *store, $($arg),*)
+            .await
+    }};
 }
 
 /// An opened storage driver. Calls are serialised on one instance; readers
@@ -104,6 +117,8 @@ struct Instance {
 #[derive(Clone)]
 pub struct Driver {
     inner: Arc<Mutex<Instance>>,
+    /// The guest's `driver` resource (a copyable handle into the instance).
+    handle: ResourceAny,
     policy: OutgoingPolicy,
     warnings: Vec<String>,
 }
@@ -176,11 +191,8 @@ impl Driver {
             .await
             .map_err(CallError::host)?;
         Ok(Driver {
-            inner: Arc::new(Mutex::new(Instance {
-                store,
-                bindings,
-                handle,
-            })),
+            inner: Arc::new(Mutex::new(Instance { store, bindings })),
+            handle,
             policy,
             warnings,
         })
@@ -198,54 +210,34 @@ impl Driver {
 
     /// The driver's name (`s3aws`).
     pub async fn name(&self) -> CallResult<String> {
-        let mut i = self.inner.lock().await;
-        let Instance {
-            store,
-            bindings,
-            handle,
-        } = &mut *i;
-        bindings
-            .registry_storage_driver()
-            .driver()
-            .call_name(store, *handle)
-            .await
-            .map_err(CallError::host)
+        call!(self.inner, driver, call_name(self.handle)).map_err(CallError::host)
     }
 
     /// The whole content of a file.
     pub async fn get_content(&self, path: &str) -> CallResult<Vec<u8>> {
-        let mut i = self.inner.lock().await;
-        let Instance {
-            store,
-            bindings,
-            handle,
-        } = &mut *i;
-        let api = bindings.registry_storage_driver().driver();
-        flatten(api.call_get_content(store, *handle, path).await)
+        flatten(call!(
+            self.inner,
+            driver,
+            call_get_content(self.handle, path)
+        ))
     }
 
     /// Stores `content` at `path`.
     pub async fn put_content(&self, path: &str, content: &[u8]) -> CallResult<()> {
-        let mut i = self.inner.lock().await;
-        let Instance {
-            store,
-            bindings,
-            handle,
-        } = &mut *i;
-        let api = bindings.registry_storage_driver().driver();
-        flatten(api.call_put_content(store, *handle, path, content).await)
+        flatten(call!(
+            self.inner,
+            driver,
+            call_put_content(self.handle, path, content)
+        ))
     }
 
     /// A reader from `offset`.
     pub async fn reader(&self, path: &str, offset: i64) -> CallResult<Reader> {
-        let mut i = self.inner.lock().await;
-        let Instance {
-            store,
-            bindings,
-            handle,
-        } = &mut *i;
-        let api = bindings.registry_storage_driver().driver();
-        let r = flatten(api.call_reader(&mut *store, *handle, path, offset).await)?;
+        let r = flatten(call!(
+            self.inner,
+            driver,
+            call_reader(self.handle, path, offset)
+        ))?;
         Ok(Reader {
             inner: self.inner.clone(),
             handle: r,
@@ -254,14 +246,11 @@ impl Driver {
 
     /// A writer; with `append` it resumes the path's open upload.
     pub async fn writer(&self, path: &str, append: bool) -> CallResult<Writer> {
-        let mut i = self.inner.lock().await;
-        let Instance {
-            store,
-            bindings,
-            handle,
-        } = &mut *i;
-        let api = bindings.registry_storage_driver().driver();
-        let w = flatten(api.call_writer(&mut *store, *handle, path, append).await)?;
+        let w = flatten(call!(
+            self.inner,
+            driver,
+            call_writer(self.handle, path, append)
+        ))?;
         Ok(Writer {
             inner: self.inner.clone(),
             handle: w,
@@ -270,50 +259,26 @@ impl Driver {
 
     /// Size, time and kind of `path`.
     pub async fn stat(&self, path: &str) -> CallResult<FileInfo> {
-        let mut i = self.inner.lock().await;
-        let Instance {
-            store,
-            bindings,
-            handle,
-        } = &mut *i;
-        let api = bindings.registry_storage_driver().driver();
-        flatten(api.call_stat(store, *handle, path).await)
+        flatten(call!(self.inner, driver, call_stat(self.handle, path)))
     }
 
     /// Direct children of a directory.
     pub async fn list(&self, path: &str) -> CallResult<Vec<String>> {
-        let mut i = self.inner.lock().await;
-        let Instance {
-            store,
-            bindings,
-            handle,
-        } = &mut *i;
-        let api = bindings.registry_storage_driver().driver();
-        flatten(api.call_list(store, *handle, path).await)
+        flatten(call!(self.inner, driver, call_list(self.handle, path)))
     }
 
     /// Moves `source` to `destination`.
     pub async fn move_(&self, source: &str, destination: &str) -> CallResult<()> {
-        let mut i = self.inner.lock().await;
-        let Instance {
-            store,
-            bindings,
-            handle,
-        } = &mut *i;
-        let api = bindings.registry_storage_driver().driver();
-        flatten(api.call_move(store, *handle, source, destination).await)
+        flatten(call!(
+            self.inner,
+            driver,
+            call_move(self.handle, source, destination)
+        ))
     }
 
     /// Deletes `path` recursively.
     pub async fn delete(&self, path: &str) -> CallResult<()> {
-        let mut i = self.inner.lock().await;
-        let Instance {
-            store,
-            bindings,
-            handle,
-        } = &mut *i;
-        let api = bindings.registry_storage_driver().driver();
-        flatten(api.call_delete(store, *handle, path).await)
+        flatten(call!(self.inner, driver, call_delete(self.handle, path)))
     }
 
     /// A redirect URL for a client's request, if any.
@@ -322,29 +287,20 @@ impl Driver {
         request: &RedirectRequest,
         path: &str,
     ) -> CallResult<Option<String>> {
-        let mut i = self.inner.lock().await;
-        let Instance {
-            store,
-            bindings,
-            handle,
-        } = &mut *i;
-        let api = bindings.registry_storage_driver().driver();
-        flatten(api.call_redirect_url(store, *handle, request, path).await)
+        flatten(call!(
+            self.inner,
+            driver,
+            call_redirect_url(self.handle, request, path)
+        ))
     }
 
     /// A walk of everything below `from`, after `start_after_hint` if given.
     pub async fn walk(&self, from: &str, start_after_hint: Option<&str>) -> CallResult<Walker> {
-        let mut i = self.inner.lock().await;
-        let Instance {
-            store,
-            bindings,
-            handle,
-        } = &mut *i;
-        let api = bindings.registry_storage_driver().driver();
-        let w = flatten(
-            api.call_walk(&mut *store, *handle, from, start_after_hint)
-                .await,
-        )?;
+        let w = flatten(call!(
+            self.inner,
+            driver,
+            call_walk(self.handle, from, start_after_hint)
+        ))?;
         Ok(Walker {
             inner: self.inner.clone(),
             handle: w,
@@ -384,54 +340,31 @@ impl fmt::Debug for Writer {
 impl Writer {
     /// Appends `data`.
     pub async fn write(&mut self, data: &[u8]) -> CallResult<u64> {
-        let mut i = self.inner.lock().await;
-        let Instance {
-            store, bindings, ..
-        } = &mut *i;
-        let api = bindings.registry_storage_driver().file_writer();
-        flatten(api.call_write(store, self.handle, data).await)
+        flatten(call!(
+            self.inner,
+            file_writer,
+            call_write(self.handle, data)
+        ))
     }
 
     /// Bytes uploaded so far (the buffered tail counts after close/commit).
     pub async fn size(&self) -> CallResult<u64> {
-        let mut i = self.inner.lock().await;
-        let Instance {
-            store, bindings, ..
-        } = &mut *i;
-        let api = bindings.registry_storage_driver().file_writer();
-        api.call_size(store, self.handle)
-            .await
-            .map_err(CallError::host)
+        call!(self.inner, file_writer, call_size(self.handle)).map_err(CallError::host)
     }
 
     /// Flushes and leaves the upload open for a later append.
     pub async fn close(&mut self) -> CallResult<()> {
-        let mut i = self.inner.lock().await;
-        let Instance {
-            store, bindings, ..
-        } = &mut *i;
-        let api = bindings.registry_storage_driver().file_writer();
-        flatten(api.call_close(store, self.handle).await)
+        flatten(call!(self.inner, file_writer, call_close(self.handle)))
     }
 
     /// Aborts the upload.
     pub async fn cancel(&mut self) -> CallResult<()> {
-        let mut i = self.inner.lock().await;
-        let Instance {
-            store, bindings, ..
-        } = &mut *i;
-        let api = bindings.registry_storage_driver().file_writer();
-        flatten(api.call_cancel(store, self.handle).await)
+        flatten(call!(self.inner, file_writer, call_cancel(self.handle)))
     }
 
     /// Makes the content visible.
     pub async fn commit(&mut self) -> CallResult<()> {
-        let mut i = self.inner.lock().await;
-        let Instance {
-            store, bindings, ..
-        } = &mut *i;
-        let api = bindings.registry_storage_driver().file_writer();
-        flatten(api.call_commit(store, self.handle).await)
+        flatten(call!(self.inner, file_writer, call_commit(self.handle)))
     }
 }
 
@@ -450,24 +383,12 @@ impl fmt::Debug for Walker {
 impl Walker {
     /// Up to `max` next entries; empty at the end.
     pub async fn next(&mut self, max: u32) -> CallResult<Vec<FileInfo>> {
-        let mut i = self.inner.lock().await;
-        let Instance {
-            store, bindings, ..
-        } = &mut *i;
-        let api = bindings.registry_storage_driver().walker();
-        flatten(api.call_next(store, self.handle, max).await)
+        flatten(call!(self.inner, walker, call_next(self.handle, max)))
     }
 
     /// Skips what is below `dir` and not returned yet.
     pub async fn skip_dir(&mut self, dir: &str) -> CallResult<()> {
-        let mut i = self.inner.lock().await;
-        let Instance {
-            store, bindings, ..
-        } = &mut *i;
-        let api = bindings.registry_storage_driver().walker();
-        api.call_skip_dir(store, self.handle, dir)
-            .await
-            .map_err(CallError::host)
+        call!(self.inner, walker, call_skip_dir(self.handle, dir)).map_err(CallError::host)
     }
 }
 
@@ -486,12 +407,7 @@ impl fmt::Debug for Reader {
 impl Reader {
     /// Up to `max` next bytes; empty at the end.
     pub async fn read(&mut self, max: u32) -> CallResult<Vec<u8>> {
-        let mut i = self.inner.lock().await;
-        let Instance {
-            store, bindings, ..
-        } = &mut *i;
-        let api = bindings.registry_storage_driver().file_reader();
-        flatten(api.call_read(store, self.handle, max).await)
+        flatten(call!(self.inner, file_reader, call_read(self.handle, max)))
     }
 
     /// Reads to the end.

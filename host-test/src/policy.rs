@@ -15,6 +15,10 @@ use http_body_util::BodyExt;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
+use s3_storage_driver::cloudfront::{DEFAULT_IP_RANGES_URL, split_url};
+use s3_storage_driver::config::Config;
+use s3_storage_driver::credentials::Source;
+use s3_storage_driver::s3::endpoint::Endpoint;
 use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody, WasiHttpHooks};
 
 /// Counts what the guest asked for and what the pool did.
@@ -99,45 +103,16 @@ impl Allowlist {
         self
     }
 
-    /// The allowlist a `storage: s3:` block implies: its `regionendpoint`,
-    /// or Amazon's S3 hosts when there is none.
+    /// The allowlist a `storage: s3:` block implies: exactly the authority
+    /// the driver's requests go to, resolved by the component's own endpoint
+    /// rules. An invalid block allows nothing (the driver refuses to open).
     pub fn for_params(params: &[(String, crate::ConfigValue)]) -> Self {
-        use crate::ConfigValue;
-        let text = |key: &str| {
-            params
-                .iter()
-                .rev()
-                .find(|(k, _)| k.eq_ignore_ascii_case(key))
-                .map(|(_, v)| match v {
-                    ConfigValue::Text(s) => s.clone(),
-                    ConfigValue::Boolean(b) => b.to_string(),
-                    ConfigValue::Integer(i) => i.to_string(),
-                    ConfigValue::Float(f) => f.to_string(),
-                    ConfigValue::TextList(l) => l.join(","),
-                })
+        let Some(config) = core_config(params) else {
+            return Self::new();
         };
-        let secure = !matches!(
-            text("secure").as_deref(),
-            Some("false" | "False" | "FALSE" | "0" | "f" | "F")
-        );
-        match text("regionendpoint").filter(|e| !e.is_empty()) {
-            Some(endpoint) => {
-                let (secure, rest) = if let Some(r) = endpoint.strip_prefix("https://") {
-                    (true, r)
-                } else if let Some(r) = endpoint.strip_prefix("http://") {
-                    (false, r)
-                } else {
-                    (secure, endpoint.as_str())
-                };
-                let host = rest.trim_end_matches('/');
-                Self::new().allow(&with_port(host, secure))
-            }
-            None => {
-                let port = if secure { 443 } else { 80 };
-                Self::new()
-                    .allow_suffix(".amazonaws.com", port)
-                    .allow_suffix(".amazonaws.com.cn", port)
-            }
+        match Endpoint::from_config(&config) {
+            Ok(endpoint) => Self::new().allow(&with_port(&endpoint.bucket().0, endpoint.secure)),
+            Err(_) => Self::new(),
         }
     }
 
@@ -163,11 +138,9 @@ impl Allowlist {
             let filtered = get("ipfilteredby")
                 .is_some_and(|f| !f.is_empty() && !f.eq_ignore_ascii_case("none"));
             if filtered {
-                let url = get("iprangesurl")
-                    .unwrap_or_else(|| "https://ip-ranges.amazonaws.com/ip-ranges.json".into());
-                if let Some((scheme, rest)) = url.split_once("://") {
-                    let host = rest.split('/').next().unwrap_or_default();
-                    allow = allow.allow(&with_port(host, scheme == "https"));
+                let url = get("iprangesurl").unwrap_or_else(|| DEFAULT_IP_RANGES_URL.into());
+                if let Some((secure, authority, _)) = split_url(&url) {
+                    allow = allow.allow(&with_port(&authority, secure));
                 }
             }
         }
@@ -182,33 +155,18 @@ impl Allowlist {
         params: &[(String, crate::ConfigValue)],
         env: &[(String, String)],
     ) -> Self {
-        use crate::ConfigValue;
-        let get = |k: &str| {
-            env.iter()
-                .find(|(n, _)| n == k)
-                .map(|(_, v)| v.clone())
-                .filter(|v| !v.is_empty())
-        };
-        let configured = params.iter().any(|(k, v)| {
-            k.eq_ignore_ascii_case("accesskey")
-                && matches!(v, ConfigValue::Text(s) if !s.is_empty())
-        });
-        if configured
-            || (get("AWS_ACCESS_KEY_ID").is_some() && get("AWS_SECRET_ACCESS_KEY").is_some())
-        {
+        let Some(config) = core_config(params) else {
             return self;
-        }
-        let url = if get("AWS_WEB_IDENTITY_TOKEN_FILE").is_some() && get("AWS_ROLE_ARN").is_some() {
-            get("AWS_ENDPOINT_URL_STS").unwrap_or_else(|| "https://sts.amazonaws.com".into())
-        } else {
-            get("AWS_EC2_METADATA_SERVICE_ENDPOINT")
-                .unwrap_or_else(|| "http://169.254.169.254".into())
         };
-        match url.split_once("://") {
-            Some((scheme, rest)) => {
-                let host = rest.split('/').next().unwrap_or_default();
-                self.allow(&with_port(host, scheme == "https"))
+        let lookup = |k: &str| env.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+        let url = match Source::choose(&config.credentials, lookup) {
+            Source::Fixed(_) => return self,
+            Source::WebIdentity { endpoint, .. } | Source::InstanceMetadata { endpoint } => {
+                endpoint
             }
+        };
+        match split_url(&url) {
+            Some((secure, authority, _)) => self.allow(&with_port(&authority, secure)),
             None => self,
         }
     }
@@ -229,6 +187,11 @@ impl Allowlist {
             .iter()
             .any(|(suffix, p)| *p == port && host.ends_with(suffix.as_str()))
     }
+}
+
+/// The component's own reading of a `storage: s3:` block, if it is valid.
+fn core_config(params: &[(String, crate::ConfigValue)]) -> Option<Config> {
+    Config::from_params(&crate::raw::core_params(params)).ok()
 }
 
 /// `host` with its scheme's default port made explicit.

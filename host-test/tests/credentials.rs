@@ -11,6 +11,7 @@ use common::*;
 use host_test::{
     Allowlist, CallError, ConfigValue, Driver, DriverError, EmbeddedS3, Grants, OutgoingPolicy,
 };
+use s3_storage_driver::time::UtcDateTime;
 
 /// What a fake saw: method, path, query, and the IMDS token header.
 type Seen = Arc<Mutex<Vec<(String, String, String, Option<String>)>>>;
@@ -61,29 +62,21 @@ async fn open_env(
 }
 
 fn iso(seconds_from_now: i64) -> String {
-    let t = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
-        + seconds_from_now;
-    // Seconds to civil time, enough for the fakes' Expiration fields.
-    let days = t.div_euclid(86_400);
-    let secs = t.rem_euclid(86_400);
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        secs / 3600,
-        secs / 60 % 60,
-        secs % 60
-    )
+    let now = UtcDateTime::now();
+    UtcDateTime {
+        seconds: now.seconds + seconds_from_now,
+        nanos: 0,
+    }
+    .iso8601()
+}
+
+/// The variables of a web-identity set-up against the fake STS at `sts`.
+fn web_identity_env(token_file: &std::path::Path, sts: &str) -> Vec<(String, String)> {
+    env(&[
+        ("AWS_WEB_IDENTITY_TOKEN_FILE", token_file.to_str().unwrap()),
+        ("AWS_ROLE_ARN", "arn:aws:iam::123456789012:role/registry"),
+        ("AWS_ENDPOINT_URL_STS", sts),
+    ])
 }
 
 fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
@@ -162,11 +155,7 @@ async fn web_identity_is_exchanged_with_sts_and_cached_until_near_expiry() {
             }
         })
         .await;
-        let vars = env(&[
-            ("AWS_WEB_IDENTITY_TOKEN_FILE", token_file.to_str().unwrap()),
-            ("AWS_ROLE_ARN", "arn:aws:iam::123456789012:role/registry"),
-            ("AWS_ENDPOINT_URL_STS", &sts),
-        ]);
+        let vars = web_identity_env(&token_file, &sts);
         let d = open_env(&keyless(&server), &vars).await.unwrap();
         assert!(seen.lock().unwrap().is_empty(), "opening sends nothing");
         d.put_content("/wi", b"web identity").await.unwrap();
@@ -193,11 +182,7 @@ async fn sts_refusal_is_access_denied() {
         )
     })
     .await;
-    let vars = env(&[
-        ("AWS_WEB_IDENTITY_TOKEN_FILE", token_file.to_str().unwrap()),
-        ("AWS_ROLE_ARN", "arn:aws:iam::123456789012:role/registry"),
-        ("AWS_ENDPOINT_URL_STS", &sts),
-    ]);
+    let vars = web_identity_env(&token_file, &sts);
     let d = open_env(&keyless(&server), &vars).await.unwrap();
     match d.get_content("/x").await {
         Err(CallError::Driver(DriverError::AccessDenied(b))) => {
