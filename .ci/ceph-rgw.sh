@@ -47,6 +47,10 @@ osd crush chooseleaf type = 0
 mon allow pool size one = true
 mon warn on pool no redundancy = false
 mon max pg per osd = 1000
+# A throw-away cluster on a shared disk: never refuse to start because the
+# host's file system is fuller than a production monitor would accept.
+mon data avail crit = 0
+mon data avail warn = 0
 osd objectstore = bluestore
 bluestore block path = $D/osd0.block
 bluestore block create = true
