@@ -23,6 +23,15 @@ use crate::transport::{Body, Request, Response, Transport};
 
 /// The driver's name, as the reference registers it and puts in every error.
 pub const NAME: &str = "s3aws";
+
+/// This build's version: the crate version, `+label` when the build set
+/// `S3_DRIVER_BUILD_LABEL` (two builds of one source tell themselves apart).
+pub fn build_version() -> String {
+    match option_env!("S3_DRIVER_BUILD_LABEL") {
+        Some(label) if !label.is_empty() => format!("{}+{label}", env!("CARGO_PKG_VERSION")),
+        _ => env!("CARGO_PKG_VERSION").to_owned(),
+    }
+}
 /// S3's page size and the most keys one DeleteObjects takes.
 pub const LIST_MAX: u32 = 1000;
 /// Error replies are small; anything bigger is not an S3 error body.

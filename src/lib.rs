@@ -53,6 +53,10 @@ impl wit_driver::Guest for Component {
     type FileReader = ReaderResource;
     type FileWriter = WriterResource;
     type Walker = WalkerResource;
+
+    fn version() -> String {
+        driver::build_version()
+    }
 }
 
 fn to_wit_backend(b: BackendError) -> wit::BackendError {

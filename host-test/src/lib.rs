@@ -18,15 +18,19 @@
 pub mod config_file;
 pub mod conformance;
 pub mod driver;
+pub mod metrics;
 pub mod policy;
 pub mod raw;
 pub mod runtime;
 pub mod s3_server;
 
-pub use driver::{CallError, CallResult, Driver, Reader, Walker, Writer};
-pub use policy::{Allowlist, OutgoingPolicy, Stats, TlsOptions};
+pub use driver::{
+    AsyncReader, AsyncWriter, CallError, CallResult, Driver, Reader, WalkControl, Walker, Writer,
+};
+pub use metrics::Snapshot;
+pub use policy::{Allowlist, Fault, FaultRule, OutgoingPolicy, Stats, TlsOptions};
 pub use runtime::bindings::registry::storage::types::{
     ConfigValue, Error as DriverError, FileInfo, Middleware, Parameter, RedirectRequest,
 };
-pub use runtime::{Grants, Runtime};
+pub use runtime::{ComponentCache, Grants, Limits, Runtime, SwapReport, Version, Watcher};
 pub use s3_server::EmbeddedS3;

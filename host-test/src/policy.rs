@@ -36,6 +36,10 @@ pub struct Counters {
     pub in_flight: AtomicU64,
     /// The highest `in_flight` seen.
     pub max_in_flight: AtomicU64,
+    /// Requests the guest marked as a retry (`amz-sdk-request: attempt=N`, N > 1).
+    pub retries: AtomicU64,
+    /// Responses by HTTP status.
+    pub by_status: std::sync::Mutex<std::collections::BTreeMap<u16, u64>>,
 }
 
 /// A snapshot of [`Counters`].
@@ -51,6 +55,8 @@ pub struct Stats {
     pub failed: u64,
     /// Most requests awaiting their response head at once.
     pub max_in_flight: u64,
+    /// Requests that were retries of an earlier attempt.
+    pub retries: u64,
 }
 
 /// Wraps the TCP connector to count new connections.
@@ -213,6 +219,7 @@ struct Shared {
     allow: Allowlist,
     counters: Arc<Counters>,
     tls: TlsOptions,
+    faults: std::sync::Mutex<Vec<FaultRule>>,
 }
 
 /// Accepts any server certificate but still checks handshake signatures:
@@ -339,6 +346,7 @@ impl OutgoingPolicy {
                 allow,
                 counters,
                 tls,
+                faults: Default::default(),
             }),
         })
     }
@@ -377,7 +385,24 @@ impl OutgoingPolicy {
             connections: c.connections.load(Ordering::Relaxed),
             failed: c.failed.load(Ordering::Relaxed),
             max_in_flight: c.max_in_flight.load(Ordering::Relaxed),
+            retries: c.retries.load(Ordering::Relaxed),
         }
+    }
+
+    /// Responses received so far, by HTTP status.
+    pub fn responses_by_status(&self) -> Vec<(u16, u64)> {
+        let m = self.shared.counters.by_status.lock().unwrap();
+        m.iter().map(|(k, v)| (*k, *v)).collect()
+    }
+
+    /// Adds a fault to this policy's requests (tests and drills only).
+    pub fn inject(&self, rule: FaultRule) {
+        self.shared.faults.lock().unwrap().push(rule);
+    }
+
+    /// Removes every injected fault.
+    pub fn clear_faults(&self) {
+        self.shared.faults.lock().unwrap().clear();
     }
 }
 
@@ -465,6 +490,28 @@ impl WasiHttpHooks for OutgoingPolicy {
                 return Err(HttpError::HttpRequestDenied);
             }
             shared.counters.requests.fetch_add(1, Ordering::Relaxed);
+            let retry = request
+                .headers()
+                .get("amz-sdk-request")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.split(';').find_map(|p| p.trim().strip_prefix("attempt=")))
+                .and_then(|n| n.parse::<u32>().ok())
+                .is_some_and(|n| n > 1);
+            if retry {
+                shared.counters.retries.fetch_add(1, Ordering::Relaxed);
+            }
+            let fault = {
+                let mut faults = shared.faults.lock().unwrap();
+                faults.iter_mut().find_map(|f| f.take(&request))
+            };
+            let delay = match fault {
+                Some(Fault::Refuse) => {
+                    shared.counters.failed.fetch_add(1, Ordering::Relaxed);
+                    return Err(HttpError::ConnectionRefused);
+                }
+                Some(Fault::Delay(d)) => d,
+                None => Duration::ZERO,
+            };
             let first_byte = options
                 .and_then(|o| o.first_byte_timeout)
                 .unwrap_or(Duration::from_secs(600));
@@ -473,7 +520,12 @@ impl WasiHttpHooks for OutgoingPolicy {
                 .counters
                 .max_in_flight
                 .fetch_max(now, Ordering::Relaxed);
-            let outcome = tokio::time::timeout(first_byte, shared.pool.request(request)).await;
+            // A delayed request counts as in flight: it stands for a slow server.
+            let outcome = tokio::time::timeout(first_byte, async {
+                tokio::time::sleep(delay).await;
+                shared.pool.request(request).await
+            })
+            .await;
             shared.counters.in_flight.fetch_sub(1, Ordering::Relaxed);
             let response = match outcome {
                 Ok(Ok(r)) => r,
@@ -486,12 +538,97 @@ impl WasiHttpHooks for OutgoingPolicy {
                     return Err(HttpError::ConnectionReadTimeout);
                 }
             };
+            *shared
+                .counters
+                .by_status
+                .lock()
+                .unwrap()
+                .entry(response.status().as_u16())
+                .or_default() += 1;
             let response = response.map(|b| b.map_err(HttpError::from).boxed_unsync());
             let done: Box<dyn Future<Output = Result<(), HttpError>> + Send> =
                 Box::new(async { Ok(()) });
             Ok((response, done))
         });
         Box::new(fut)
+    }
+}
+
+/// What an injected fault does to a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fault {
+    /// Fails as if the connection were refused; nothing is sent.
+    Refuse,
+    /// Waits this long, then sends the request.
+    Delay(Duration),
+}
+
+/// A fault for the requests that match: method, a path substring, and
+/// optionally only the n-th match (1-based).
+#[derive(Debug, Clone)]
+pub struct FaultRule {
+    /// Only requests with this method (`GET`, `PUT`...); `None` for any.
+    pub method: Option<String>,
+    /// Only requests whose path and query contain this.
+    pub path_contains: Option<String>,
+    /// Only the n-th matching request; `None` for every one.
+    pub nth: Option<u64>,
+    /// What happens to it.
+    pub fault: Fault,
+    seen: u64,
+}
+
+impl FaultRule {
+    /// `fault` for every request.
+    pub fn every(fault: Fault) -> Self {
+        Self {
+            method: None,
+            path_contains: None,
+            nth: None,
+            fault,
+            seen: 0,
+        }
+    }
+
+    /// Only requests with `method`.
+    pub fn method(mut self, method: &str) -> Self {
+        self.method = Some(method.to_owned());
+        self
+    }
+
+    /// Only requests whose path and query contain `part`.
+    pub fn path_contains(mut self, part: &str) -> Self {
+        self.path_contains = Some(part.to_owned());
+        self
+    }
+
+    /// Only the n-th matching request (1-based).
+    pub fn nth(mut self, n: u64) -> Self {
+        self.nth = Some(n);
+        self
+    }
+
+    fn take<B>(&mut self, request: &http::Request<B>) -> Option<Fault> {
+        if self
+            .method
+            .as_deref()
+            .is_some_and(|m| !request.method().as_str().eq_ignore_ascii_case(m))
+        {
+            return None;
+        }
+        let pq = request.uri().path_and_query().map_or("", |p| p.as_str());
+        if self
+            .path_contains
+            .as_deref()
+            .is_some_and(|p| !pq.contains(p))
+        {
+            return None;
+        }
+        self.seen += 1;
+        match self.nth {
+            Some(n) if n != self.seen => None,
+            _ => Some(self.fault.clone()),
+        }
     }
 }
 

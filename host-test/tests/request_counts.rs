@@ -72,7 +72,7 @@ async fn a_resumed_writer_lists_only_what_it_needs() {
     w.close().await.unwrap();
     // One ListMultipartUploads page and one ListParts page.
     let opened = requests!(d, {
-        let w = d.writer("/w", true).await.unwrap();
+        let mut w = d.writer("/w", true).await.unwrap();
         assert_eq!(w.size().await.unwrap(), 1000);
         w
     });

@@ -1,0 +1,133 @@
+//! Isolation and limits: a guest past its memory cap, a guest stuck in its own
+//! code, a call stuck on the network. Each ends in a clean error, the
+//! instance is discarded, concurrent calls are unaffected and the driver keeps
+//! serving. Host failures reach callers without backtraces or paths.
+
+mod common;
+
+use std::path::Path;
+use std::time::Duration;
+
+use host_test::runtime::BUILT_COMPONENT;
+use host_test::{
+    Allowlist, CallError, Driver, DriverError, EmbeddedS3, Fault, FaultRule, Grants, Limits,
+    OutgoingPolicy, Runtime,
+};
+
+async fn open(server: &EmbeddedS3, limits: Limits) -> Driver {
+    let runtime = Runtime::from_file(Path::new(BUILT_COMPONENT)).unwrap();
+    let params = server.params();
+    Driver::open_with_limits(
+        &runtime,
+        &params,
+        &[],
+        OutgoingPolicy::new(Allowlist::for_params(&params)),
+        &Grants::default(),
+        limits,
+    )
+    .await
+    .unwrap()
+}
+
+fn assert_clean(e: &CallError) {
+    let text = e.to_string();
+    for leak in ["backtrace", "/work", "/home", ".rs:", "\n"] {
+        assert!(!text.contains(leak), "{leak:?} in {text:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_guest_past_its_memory_cap_gets_a_clean_error_and_others_go_on() {
+    let server = EmbeddedS3::start_temp().await.unwrap();
+    let limits = Limits {
+        memory_bytes: 24 << 20,
+        ..Limits::default()
+    };
+    let d = open(&server, limits).await;
+    d.put_content("/small", b"fits").await.unwrap();
+
+    // 32 MiB cannot even be handed to a 24 MiB instance; stats run meanwhile.
+    let big = vec![7u8; 32 << 20];
+    let stats: Vec<_> = (0..8)
+        .map(|_| {
+            let d = d.clone();
+            tokio::spawn(async move { d.stat("/small").await })
+        })
+        .collect();
+    let e = d.put_content("/big", &big).await.unwrap_err();
+    match &e {
+        CallError::MemoryLimit { limit } => assert_eq!(*limit, 24 << 20),
+        other => panic!("expected the memory cap, got {other:?}"),
+    }
+    assert_clean(&e);
+    println!("memory cap: {e}");
+    for s in stats {
+        assert_eq!(s.await.unwrap().unwrap().size, 4);
+    }
+
+    let m = d.metrics();
+    assert_eq!(m.instances_discarded, 1);
+    assert_eq!(
+        m.op("put-content").unwrap().outcomes,
+        [("memory-limit".to_owned(), 1), ("ok".to_owned(), 1)]
+    );
+    // Nothing was written, and the driver keeps serving.
+    assert!(matches!(
+        d.stat("/big").await,
+        Err(CallError::Driver(DriverError::PathNotFound(_)))
+    ));
+    d.put_content("/after", b"ok").await.unwrap();
+    assert_eq!(d.get_content("/after").await.unwrap(), b"ok");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_guest_stuck_in_its_own_code_is_interrupted_by_the_deadline() {
+    let server = EmbeddedS3::start_temp().await.unwrap();
+    let limits = Limits {
+        call_timeout: Duration::from_millis(100),
+        memory_bytes: 1 << 30,
+        ..Limits::default()
+    };
+    let d = open(&server, limits).await;
+    // Over plain HTTP the body is hashed for the signature: 256 MiB keeps the
+    // guest busy in its own code well past 100 ms, with no host call to wait on.
+    let big = vec![1u8; 256 << 20];
+    let before = d.http_stats().requests;
+    let e = d.put_content("/cpu", &big).await.unwrap_err();
+    match &e {
+        CallError::Timeout(t) => assert_eq!(*t, Duration::from_millis(100)),
+        other => panic!("expected a timeout, got {other:?}"),
+    }
+    assert_clean(&e);
+    println!("deadline: {e}");
+    assert_eq!(
+        d.http_stats().requests,
+        before,
+        "interrupted while hashing, before any request was sent"
+    );
+    assert_eq!(d.metrics().instances_discarded, 1);
+    d.put_content("/after", b"ok").await.unwrap();
+    assert_eq!(d.get_content("/after").await.unwrap(), b"ok");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_call_stuck_on_the_network_times_out_and_the_driver_recovers() {
+    let server = EmbeddedS3::start_temp().await.unwrap();
+    let limits = Limits {
+        call_timeout: Duration::from_millis(500),
+        ..Limits::default()
+    };
+    let d = open(&server, limits).await;
+    d.put_content("/slow", b"data").await.unwrap();
+    d.policy().inject(
+        FaultRule::every(Fault::Delay(Duration::from_secs(30)))
+            .method("GET")
+            .nth(1),
+    );
+    let e = d.get_content("/slow").await.unwrap_err();
+    assert!(matches!(e, CallError::Timeout(_)), "{e:?}");
+    assert_clean(&e);
+    // The second GET is not delayed.
+    assert_eq!(d.get_content("/slow").await.unwrap(), b"data");
+    assert_eq!(d.metrics().instances_discarded, 1);
+}
