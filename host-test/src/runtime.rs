@@ -406,32 +406,25 @@ fn load(
     let pre = StorageDriverPre::new(pre)
         .map_err(anyhow::Error::from)
         .with_context(|| format!("the component does not export {DRIVER_EXPORT}"))?;
-    // One throw-away instance proves it starts and tells its version.
-    let version = std::thread::scope(|s| {
-        s.spawn(|| {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()?;
-            rt.block_on(async {
-                let mut store = new_store(
-                    engine,
-                    OutgoingPolicy::new(crate::policy::Allowlist::new()),
-                    &Grants::default(),
-                    &Limits::default(),
-                )?;
-                let bindings = pre
-                    .instantiate_async(&mut store)
-                    .await
-                    .map_err(anyhow::Error::from)?;
-                bindings
-                    .registry_storage_driver()
-                    .call_version(&mut store)
-                    .await
-                    .map_err(anyhow::Error::from)
-            })
-        })
-        .join()
-        .map_err(|_| anyhow!("the component's trial instance panicked"))?
+    // One throw-away instance proves it starts and tells its version. It
+    // calls no host function that needs an I/O reactor, so a plain executor
+    // can drive it from sync code, inside or outside a tokio runtime.
+    let version = futures::executor::block_on(async {
+        let mut store = new_store(
+            engine,
+            OutgoingPolicy::new(crate::policy::Allowlist::new()),
+            &Grants::default(),
+            &Limits::default(),
+        )?;
+        let bindings = pre
+            .instantiate_async(&mut store)
+            .await
+            .map_err(anyhow::Error::from)?;
+        bindings
+            .registry_storage_driver()
+            .call_version(&mut store)
+            .await
+            .map_err(anyhow::Error::from)
     })
     .context("the component failed its trial instantiation")?;
     Ok((

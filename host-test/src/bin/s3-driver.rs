@@ -74,6 +74,13 @@ enum Command {
         #[arg(long)]
         only: Option<String>,
     },
+    /// Measure the host: compile, precompiled load, hot swap, instantiation
+    /// and a warm call; print the figures.
+    Bench {
+        /// Samples per figure.
+        #[arg(long, default_value_t = 50)]
+        rounds: usize,
+    },
     /// Store, stat, list, read back (SHA-256 checked) and delete a blob.
     Demo {
         /// Blob size in MiB.
@@ -385,6 +392,14 @@ async fn run(cli: Cli) -> Result<(), Failure> {
     if let Command::Conformance { full_size, only } = &cli.command {
         return conformance(&cli, *full_size, only.as_deref()).await;
     }
+    if let Command::Bench { rounds } = &cli.command {
+        let (Configured { params, .. }, _server) = target_params(&cli).await?;
+        let table = host_test::bench::host::run(&params, *rounds)
+            .await
+            .map_err(|e| Failure::Driver(CallError::Host(format!("{e:#}"))))?;
+        print!("{table}");
+        return Ok(());
+    }
     let (driver, _server) = open(&cli).await?;
     match cli.command {
         Command::Put { path, file } => {
@@ -490,13 +505,21 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             }
         }
         Command::Demo { mib } => demo(&driver, mib).await?,
-        Command::Conformance { .. } => unreachable!("handled before opening a driver"),
+        Command::Conformance { .. } | Command::Bench { .. } => {
+            unreachable!("handled before opening a driver")
+        }
     }
     Ok(())
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Host logs (swaps, discarded instances, call failures) on stderr, off
+    // unless asked for: S3_DRIVER_LOG=info, or debug for every call.
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(tracing_subscriber::EnvFilter::from_env("S3_DRIVER_LOG"))
+        .init();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
