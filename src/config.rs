@@ -81,6 +81,11 @@ const KNOWN: &[&str] = &[
     "usefipsendpoint",
     "loglevel",
     "redirectendpoint",
+    "maxattempts",
+    "retrybasedelay",
+    "connecttimeout",
+    "firstbytetimeout",
+    "betweenbytestimeout",
 ];
 
 /// A parameter value as YAML gave it (mirrors the WIT `config-value`).
@@ -167,9 +172,16 @@ pub struct Config {
     pub redirect_endpoint: Option<String>,
     /// The reference's log level name (lower case).
     pub log_level: String,
+    /// Retries of failed requests (ours; the reference relies on its SDK's).
+    pub retry: crate::retry::RetryPolicy,
+    /// Per-request network timeouts, handed to the host with each request.
+    pub timeouts: crate::transport::Timeouts,
     /// Unknown or ignored parameters, reported to the operator.
     pub warnings: Vec<String>,
 }
+
+/// The longest network timeout accepted (one hour).
+const MAX_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3600);
 
 /// The parameters by name, as handed to [`Config::from_params`].
 struct Params<'a> {
@@ -226,6 +238,30 @@ impl<'a> Params<'a> {
     }
 
     /// An integer in `[min, max]`, typed or as a decimal string.
+    /// A Go duration string (`30s`, `1m30s`, `250ms`), up to `max`; an
+    /// integer is taken as seconds.
+    fn duration(
+        &self,
+        name: &str,
+        default: std::time::Duration,
+        max: std::time::Duration,
+    ) -> Result<std::time::Duration> {
+        let parsed = match self.get(name) {
+            None => return Ok(default),
+            Some(Value::Text(t)) if t.trim().is_empty() => return Ok(default),
+            Some(Value::Text(t)) => crate::cloudfront::parse_go_duration(t),
+            Some(Value::Int(i)) => u64::try_from(*i).ok().map(std::time::Duration::from_secs),
+            Some(_) => None,
+        };
+        match parsed {
+            Some(d) if d <= max => Ok(d),
+            _ => Err(Error::InvalidConfig(format!(
+                "{name} must be a duration such as 30s or 1m30s, at most {}s",
+                max.as_secs()
+            ))),
+        }
+    }
+
     fn integer(&self, name: &str, default: u64, min: u64, max: u64) -> Result<u64> {
         let Some(value) = self.get(name) else {
             return Ok(default);
@@ -425,6 +461,32 @@ impl Config {
             use_fips_endpoint: p.boolean("usefipsendpoint", false)?,
             redirect_endpoint,
             log_level,
+            retry: crate::retry::RetryPolicy {
+                max_attempts: p.integer("maxattempts", 3, 1, 10)? as u32,
+                base_delay: p.duration(
+                    "retrybasedelay",
+                    crate::retry::DEFAULT_BASE_DELAY,
+                    std::time::Duration::from_secs(60),
+                )?,
+                ..crate::retry::RetryPolicy::default()
+            },
+            timeouts: crate::transport::Timeouts {
+                connect: p.duration(
+                    "connecttimeout",
+                    crate::transport::Timeouts::default().connect,
+                    MAX_TIMEOUT,
+                )?,
+                first_byte: p.duration(
+                    "firstbytetimeout",
+                    crate::transport::Timeouts::default().first_byte,
+                    MAX_TIMEOUT,
+                )?,
+                between_bytes: p.duration(
+                    "betweenbytestimeout",
+                    crate::transport::Timeouts::default().between_bytes,
+                    MAX_TIMEOUT,
+                )?,
+            },
             warnings,
         })
     }

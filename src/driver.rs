@@ -2,13 +2,14 @@
 //! [`Transport`]: path checks, key mapping, request building, signing and reply
 //! interpretation. No I/O of its own.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 
 use crate::cloudfront::{CloudFrontOptions, IpFilter, IpRanges, client_ip, split_url};
 use crate::config::{Config, Value};
 use crate::credentials::{CredentialChain, Source};
 use crate::error::{Error, Result};
 use crate::path::{self, KeyMapper};
+use crate::retry::{self, Jitter};
 use crate::s3::endpoint::Endpoint;
 use crate::s3::error::{from_reply, is_not_found};
 use crate::s3::request::{CompletedPart, ListObjects, Requests};
@@ -77,6 +78,10 @@ struct CloudFront {
 /// A streamed object body; `None` when the offset was at or past the end.
 pub struct FileReader<B> {
     body: Option<B>,
+    /// The reply's Content-Length: a body that ends before it is an error,
+    /// never a silently short file.
+    expected: Option<u64>,
+    received: u64,
 }
 
 impl<B: Body> FileReader<B> {
@@ -85,14 +90,68 @@ impl<B: Body> FileReader<B> {
         match &mut self.body {
             None => Ok(Vec::new()),
             Some(b) => {
-                let chunk = b.read(max.max(1))?;
+                let chunk = match b.read(max.max(1)) {
+                    Ok(c) => c,
+                    Err(e) => {
+                        self.body = None;
+                        return Err(e);
+                    }
+                };
+                self.received += chunk.len() as u64;
                 if chunk.is_empty() {
                     self.body = None;
+                    if let Some(expected) = self.expected
+                        && self.received < expected
+                    {
+                        return Err(short_body(self.received, expected));
+                    }
                 }
                 Ok(chunk)
             }
         }
     }
+}
+
+fn short_body(received: u64, expected: u64) -> Error {
+    Error::Network(format!(
+        "response ended early: {received} of {expected} bytes"
+    ))
+}
+
+/// The Content-Length of a reply, if it has a valid one.
+fn content_length<B>(resp: &Response<B>) -> Option<u64> {
+    resp.header("content-length")
+        .and_then(|v| v.trim().parse().ok())
+}
+
+/// The whole body, which must be as long as the reply said.
+fn read_exactly<B: Body>(resp: &mut Response<B>) -> Result<Vec<u8>> {
+    let expected = content_length(resp);
+    let body = resp.body.read_to_end(usize::MAX)?;
+    match expected {
+        Some(n) if (body.len() as u64) < n => Err(short_body(body.len() as u64, n)),
+        _ => Ok(body),
+    }
+}
+
+/// The ETag S3 gives an object completed from `parts`: the MD5 of the parts'
+/// binary MD5s, then `-` and the part count. `None` when a part's ETag is not
+/// an MD5 (some encryption modes).
+pub fn multipart_etag(parts: &[CompletedPart]) -> Option<String> {
+    use md5::{Digest, Md5};
+    let mut all = Vec::with_capacity(parts.len() * 16);
+    for p in parts {
+        let raw = hex::decode(p.etag.trim_matches('"')).ok()?;
+        if raw.len() != 16 {
+            return None;
+        }
+        all.extend_from_slice(&raw);
+    }
+    Some(format!(
+        "{}-{}",
+        hex::encode(Md5::digest(&all)),
+        parts.len()
+    ))
 }
 
 /// The S3 storage driver.
@@ -107,6 +166,7 @@ pub struct S3Driver<T: Transport> {
     /// or path style.
     v2_bucket: Option<String>,
     transport: T,
+    jitter: Cell<Jitter>,
 }
 
 impl<T: Transport> S3Driver<T> {
@@ -119,9 +179,10 @@ impl<T: Transport> S3Driver<T> {
     pub fn open_with_middleware(
         params: &[(String, Value)],
         middleware: &[(String, Vec<(String, Value)>)],
-        transport: T,
+        mut transport: T,
     ) -> Result<Self> {
         let config = Config::from_params(params)?;
+        transport.set_timeouts(config.timeouts);
         let endpoint = Endpoint::from_config(&config)?;
         let mut warnings = config.warnings.clone();
         let mut cloudfront = None;
@@ -157,6 +218,7 @@ impl<T: Transport> S3Driver<T> {
             cloudfront,
             warnings,
             transport,
+            jitter: Cell::new(Jitter::new(params.len() as u64)),
         };
         if let Some(cf) = &driver.cloudfront
             && cf.options.filter != IpFilter::None
@@ -248,11 +310,52 @@ impl<T: Transport> S3Driver<T> {
         &self.config
     }
 
-    /// Signs and sends; any status is returned as is.
-    fn send(&self, mut req: Request, body: &[u8]) -> Result<Response<T::Body>> {
+    /// Signs and sends once, marked as attempt `attempt` of the retry policy
+    /// (the AWS SDKs' `amz-sdk-request` header, which hosts count).
+    fn send_once(&self, req: &Request, body: &[u8], attempt: u32) -> Result<Response<T::Body>> {
+        let mut req = req.clone();
+        req.header(
+            "amz-sdk-request",
+            format!("attempt={attempt}; max={}", self.config.retry.max_attempts),
+        );
         let now = UtcDateTime::now();
         self.signer(now)?.sign_request(now, &mut req, body);
         self.transport.send(&req, body)
+    }
+
+    /// Sends `req` until `accept` takes the reply or fails for good. Replies
+    /// with a retryable status, a 400 (whose code may be `RequestTimeout`),
+    /// and network failures (head or body, as seen by `accept`) are tried
+    /// again after a jittered backoff, up to `maxattempts` in all. The body
+    /// is a slice, so every attempt sends the same bytes.
+    fn exchange<R>(
+        &self,
+        op: &str,
+        req: &Request,
+        body: &[u8],
+        first_attempt: u32,
+        mut accept: impl FnMut(Response<T::Body>) -> Result<R>,
+    ) -> Result<R> {
+        let policy = self.config.retry;
+        let mut attempt = first_attempt.max(1);
+        loop {
+            let outcome = self.send_once(req, body, attempt).and_then(|resp| {
+                if retry::retryable_status(resp.status) || resp.status == 400 {
+                    return Err(Self::reply_error(op, resp));
+                }
+                accept(resp)
+            });
+            match outcome {
+                Err(e) if attempt < policy.max_attempts && retry::retryable(&e) => {
+                    let mut jitter = self.jitter.replace(Jitter::new(0));
+                    let wait = policy.delay(attempt, jitter.next_u64());
+                    self.jitter.set(jitter);
+                    self.transport.sleep(wait);
+                    attempt += 1;
+                }
+                other => return other,
+            }
+        }
     }
 
     /// Turns an error reply into the driver's error, reading its body.
@@ -261,18 +364,9 @@ impl<T: Transport> S3Driver<T> {
         from_reply(op, resp.status, resp.header("x-amz-request-id"), &body)
     }
 
-    /// Sends and fails on any status outside 2xx.
-    fn call(&self, op: &str, req: Request, body: &[u8]) -> Result<Response<T::Body>> {
-        let resp = self.send(req, body)?;
-        if (200..300).contains(&resp.status) {
-            Ok(resp)
-        } else {
-            Err(Self::reply_error(op, resp))
-        }
-    }
-
-    /// Sends and parses a 2xx XML reply rooted at `root`. S3 may answer 200
-    /// with an `<Error>` body (CompleteMultipartUpload); that is an error too.
+    /// Sends (with retries) and parses a 2xx XML reply rooted at `root`. S3
+    /// may answer 200 with an `<Error>` body (CompleteMultipartUpload); that
+    /// is an error too. A reply cut short is tried again.
     fn call_xml<R: serde::de::DeserializeOwned>(
         &self,
         op: &str,
@@ -280,8 +374,7 @@ impl<T: Transport> S3Driver<T> {
         body: &[u8],
         root: &str,
     ) -> Result<R> {
-        let resp = self.send(req, body)?;
-        self.read_xml(op, resp, root)
+        self.exchange(op, &req, body, 1, |resp| self.read_xml(op, resp, root))
     }
 
     /// Interprets a reply that should be XML rooted at `root`.
@@ -295,7 +388,14 @@ impl<T: Transport> S3Driver<T> {
             return Err(Self::reply_error(op, resp));
         }
         let mut resp = resp;
+        let expected = content_length(&resp);
         let bytes = resp.body.read_to_end(XML_BODY_LIMIT)?;
+        // Cut short: a network failure (retried), not a malformed reply.
+        if let Some(n) = expected
+            && (bytes.len() as u64) < n
+        {
+            return Err(short_body(bytes.len() as u64, n));
+        }
         if xml::root_name(&bytes).as_deref() == Some("Error") {
             return Err(from_reply(
                 op,
@@ -307,11 +407,15 @@ impl<T: Transport> S3Driver<T> {
         xml::parse(&bytes, root, op)
     }
 
-    /// Sends and discards a 2xx reply's body.
+    /// Sends (with retries) and discards a 2xx reply's body.
     fn call_drain(&self, op: &str, req: Request, body: &[u8]) -> Result<()> {
-        let mut resp = self.call(op, req, body)?;
-        resp.body.read_to_end(XML_BODY_LIMIT)?;
-        Ok(())
+        self.exchange(op, &req, body, 1, |mut resp| {
+            if !(200..300).contains(&resp.status) {
+                return Err(Self::reply_error(op, resp));
+            }
+            resp.body.read_to_end(XML_BODY_LIMIT)?;
+            Ok(())
+        })
     }
 
     fn list_page(&self, op: &str, p: &ListObjects<'_>) -> Result<ListBucketResult> {
@@ -374,12 +478,16 @@ impl<T: Transport> S3Driver<T> {
         let req = self
             .requests
             .upload_part(key, upload_id, number, data.len());
-        let mut resp = self.call(op, req, data)?;
-        let etag = resp.header("etag").map(str::to_owned).ok_or_else(|| {
-            Error::MalformedResponse(format!("{op}: UploadPart reply without ETag"))
-        })?;
-        resp.body.read_to_end(ERROR_BODY_LIMIT)?;
-        Ok(etag)
+        self.exchange(op, &req, data, 1, |mut resp| {
+            if !(200..300).contains(&resp.status) {
+                return Err(Self::reply_error(op, resp));
+            }
+            let etag = resp.header("etag").map(str::to_owned).ok_or_else(|| {
+                Error::MalformedResponse(format!("{op}: UploadPart reply without ETag"))
+            })?;
+            resp.body.read_to_end(ERROR_BODY_LIMIT)?;
+            Ok(etag)
+        })
     }
 
     /// Copies bytes `range` (inclusive) of `source_key` into part `number`.
@@ -410,9 +518,38 @@ impl<T: Transport> S3Driver<T> {
         let (req, body) = self
             .requests
             .complete_multipart_upload(key, upload_id, parts);
-        let _: xml::CompleteMultipartUploadResult =
-            self.call_xml(op, req, &body, "CompleteMultipartUploadResult")?;
-        Ok(())
+        match self.call_xml::<xml::CompleteMultipartUploadResult>(
+            op,
+            req,
+            &body,
+            "CompleteMultipartUploadResult",
+        ) {
+            Ok(_) => Ok(()),
+            // An earlier attempt may have completed it and lost the reply:
+            // the object then carries exactly this upload's multipart ETag.
+            Err(Error::Backend(b)) if b.code == "NoSuchUpload" => {
+                match (self.object_etag(op, key), multipart_etag(parts)) {
+                    (Ok(Some(found)), Some(expected)) if found == expected => Ok(()),
+                    _ => Err(Error::Backend(b)),
+                }
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The ETag of the object at `key` (without quotes), if it exists.
+    fn object_etag(&self, op: &str, key: &str) -> Result<Option<String>> {
+        self.exchange(
+            op,
+            &self.requests.head_object(key),
+            &[],
+            1,
+            |resp| match resp.status {
+                200 => Ok(resp.header("etag").map(|e| e.trim_matches('"').to_owned())),
+                404 => Ok(None),
+                _ => Err(Self::reply_error(op, resp)),
+            },
+        )
     }
 
     /// Aborts an upload.
@@ -477,15 +614,12 @@ impl<T: Transport> S3Driver<T> {
 
     /// Bytes `from..` of an object (for re-buffering a resumed upload's tail).
     pub(crate) fn get_range(&self, op: &str, key: &str, from: u64) -> Result<Vec<u8>> {
-        let resp = self.send(self.requests.get_object(key, from), &[])?;
-        match resp.status {
-            200 | 206 => {
-                let mut resp = resp;
-                resp.body.read_to_end(usize::MAX)
-            }
+        let req = self.requests.get_object(key, from);
+        self.exchange(op, &req, &[], 1, |mut resp| match resp.status {
+            200 | 206 => read_exactly(&mut resp),
             416 => Ok(Vec::new()),
             _ => Err(Self::reply_error(op, resp)),
-        }
+        })
     }
 
     /// Moves `source` to `destination`: CopyObject up to the threshold, a
@@ -516,11 +650,7 @@ impl<T: Transport> S3Driver<T> {
         } else {
             self.multipart_copy(&op, &src, &dst, info.size)?;
         }
-        let resp = self.send(self.requests.delete_object(&src), &[])?;
-        if !(200..300).contains(&resp.status) {
-            return Err(Self::reply_error(&op, resp));
-        }
-        Ok(())
+        self.call_drain(&op, self.requests.delete_object(&src), &[])
     }
 
     /// Copies `src` to `dst` in `multipartcopychunksize` ranges, up to
@@ -536,9 +666,11 @@ impl<T: Transport> S3Driver<T> {
             let now = UtcDateTime::now();
             let signer = self.signer(now)?;
             let mut requests = Vec::new();
+            let mut ranges = Vec::new();
             let mut first = 0u64;
             while first < size {
                 let last = (first + chunk).min(size) - 1;
+                ranges.push((first, last));
                 let number = requests.len() as u32 + 1;
                 let mut req = self.requests.upload_part_copy(
                     dst,
@@ -546,6 +678,10 @@ impl<T: Transport> S3Driver<T> {
                     number,
                     src,
                     Some((first, last)),
+                );
+                req.header(
+                    "amz-sdk-request",
+                    format!("attempt=1; max={}", self.config.retry.max_attempts),
                 );
                 signer.sign_request(now, &mut req, &[]);
                 requests.push((req, Vec::new()));
@@ -558,7 +694,28 @@ impl<T: Transport> S3Driver<T> {
                 .into_iter()
                 .enumerate()
             {
-                let r: CopyResult = self.read_xml(op, reply?, "CopyPartResult")?;
+                let first: Result<CopyResult> = reply.and_then(|resp| {
+                    if retry::retryable_status(resp.status) || resp.status == 400 {
+                        return Err(Self::reply_error(op, resp));
+                    }
+                    self.read_xml(op, resp, "CopyPartResult")
+                });
+                // A part that failed in the batch gets the remaining attempts alone.
+                let r = match first {
+                    Err(e) if retry::retryable(&e) && self.config.retry.max_attempts > 1 => {
+                        let unsigned = self.requests.upload_part_copy(
+                            dst,
+                            &upload_id,
+                            i as u32 + 1,
+                            src,
+                            Some(ranges[i]),
+                        );
+                        self.exchange(op, &unsigned, &[], 2, |resp| {
+                            self.read_xml(op, resp, "CopyPartResult")
+                        })?
+                    }
+                    other => other?,
+                };
                 parts.push(CompletedPart {
                     number: i as u32 + 1,
                     etag: r.etag,
@@ -604,16 +761,22 @@ impl<T: Transport> S3Driver<T> {
         )))
     }
 
-    /// The whole content of a file.
+    /// The whole content of a file, in one GET; a reply cut short is tried
+    /// again.
     pub fn get_content(&self, path: &str) -> Result<Vec<u8>> {
-        let mut r = self.open_reader(path, 0, "get-content")?;
-        let mut out = Vec::new();
-        loop {
-            let chunk = r.read(1 << 20)?;
-            if chunk.is_empty() {
-                return Ok(out);
-            }
-            out.extend_from_slice(&chunk);
+        path::check(path)?;
+        let op = format!("get-content {path}");
+        let req = self.requests.get_object(&self.keys.key(path), 0);
+        let content = self.exchange(&op, &req, &[], 1, |mut resp| match resp.status {
+            200 | 206 => read_exactly(&mut resp),
+            416 => Ok(Vec::new()),
+            _ => Err(Self::reply_error(&op, resp)),
+        });
+        match content {
+            Err(Error::Backend(b)) if is_not_found(b.status, &b.code) => Err(Error::PathNotFound {
+                path: path.to_owned(),
+            }),
+            other => other,
         }
     }
 
@@ -641,23 +804,28 @@ impl<T: Transport> S3Driver<T> {
         }
         path::check(path)?;
         let op = format!("{what} {path}");
-        let resp = self.send(
-            self.requests
-                .get_object(&self.keys.key(path), offset as u64),
-            &[],
-        )?;
-        match resp.status {
+        let req = self
+            .requests
+            .get_object(&self.keys.key(path), offset as u64);
+        let reader = self.exchange(&op, &req, &[], 1, |resp| match resp.status {
             200 | 206 => Ok(FileReader {
+                expected: content_length(&resp),
+                received: 0,
                 body: Some(resp.body),
             }),
             // InvalidRange: at or past the end (or any offset of an empty object).
-            416 => Ok(FileReader { body: None }),
-            _ => match Self::reply_error(&op, resp) {
-                Error::Backend(b) if is_not_found(b.status, &b.code) => Err(Error::PathNotFound {
-                    path: path.to_owned(),
-                }),
-                e => Err(e),
-            },
+            416 => Ok(FileReader {
+                body: None,
+                expected: None,
+                received: 0,
+            }),
+            _ => Err(Self::reply_error(&op, resp)),
+        });
+        match reader {
+            Err(Error::Backend(b)) if is_not_found(b.status, &b.code) => Err(Error::PathNotFound {
+                path: path.to_owned(),
+            }),
+            other => other,
         }
     }
 
@@ -668,27 +836,27 @@ impl<T: Transport> S3Driver<T> {
         path::check_or_root(path)?;
         let op = format!("stat {path}");
         if path != "/" {
-            let resp = self.send(self.requests.head_object(&self.keys.key(path)), &[])?;
-            match resp.status {
+            let req = self.requests.head_object(&self.keys.key(path));
+            let found = self.exchange(&op, &req, &[], 1, |resp| match resp.status {
                 200 => {
-                    let size = resp
-                        .header("content-length")
-                        .and_then(|v| v.trim().parse().ok())
-                        .ok_or_else(|| {
-                            Error::MalformedResponse(format!("{op}: no Content-Length"))
-                        })?;
+                    let size = content_length(&resp).ok_or_else(|| {
+                        Error::MalformedResponse(format!("{op}: no Content-Length"))
+                    })?;
                     let mod_time = resp
                         .header("last-modified")
                         .and_then(UtcDateTime::parse_http_date);
-                    return Ok(FileInfo {
+                    Ok(Some(FileInfo {
                         path: path.to_owned(),
                         size,
                         mod_time,
                         is_dir: false,
-                    });
+                    }))
                 }
-                404 => {}
-                _ => return Err(Self::reply_error(&op, resp)),
+                404 => Ok(None),
+                _ => Err(Self::reply_error(&op, resp)),
+            })?;
+            if let Some(info) = found {
+                return Ok(info);
             }
         }
         let prefix = self.keys.dir_prefix(path);
@@ -827,5 +995,28 @@ impl<T: Transport> S3Driver<T> {
             }));
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn multipart_etag_is_the_md5_of_the_part_md5s() {
+        let part = |number, etag: &str| CompletedPart {
+            number,
+            etag: etag.into(),
+        };
+        let parts = [
+            part(1, "\"0cc175b9c0f1b6a831c399e269772661\""),
+            part(2, "92eb5ffee6ae2fec3ad71c777531578f"),
+        ];
+        assert_eq!(
+            multipart_etag(&parts).as_deref(),
+            Some("96e024ba2074fe77e8e965ba43a704be-2")
+        );
+        // An ETag that is not an MD5 (SSE-KMS) gives no expectation.
+        assert_eq!(multipart_etag(&[part(1, "\"abc-1\"")]), None);
     }
 }

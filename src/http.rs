@@ -9,17 +9,21 @@
 use wasip2::http::outgoing_handler;
 use wasip2::http::types::{
     ErrorCode, Fields, FutureIncomingResponse, IncomingBody, IncomingResponse, Method,
-    OutgoingBody, OutgoingRequest, Scheme, http_error_code,
+    OutgoingBody, OutgoingRequest, RequestOptions, Scheme, http_error_code,
 };
 use wasip2::io::poll::{Pollable, poll};
 use wasip2::io::streams::{InputStream, OutputStream, StreamError};
 
 use crate::error::{Error, Result};
-use crate::transport::{Body, Request, Response, Transport};
+use crate::transport::{
+    Body, DENIED, Request, Response, TLS_CERTIFICATE, TLS_PROTOCOL, Timeouts, Transport,
+};
 
 /// The `wasi:http` transport.
 #[derive(Debug, Default, Clone, Copy)]
-pub struct WasiHttp;
+pub struct WasiHttp {
+    timeouts: Timeouts,
+}
 
 /// A reply body being read from the host. Field order is drop order: the
 /// stream is a child of the body, which is a child of the response.
@@ -38,9 +42,9 @@ fn describe(code: &ErrorCode) -> String {
         ErrorCode::ConnectionTimeout => "connection timed out".into(),
         ErrorCode::ConnectionReadTimeout => "timed out waiting for the server".into(),
         ErrorCode::HttpResponseTimeout => "timed out waiting for the response".into(),
-        ErrorCode::HttpRequestDenied => "request denied by the host's egress policy".into(),
-        ErrorCode::TlsCertificateError => "TLS certificate rejected".into(),
-        ErrorCode::TlsProtocolError => "TLS handshake failed".into(),
+        ErrorCode::HttpRequestDenied => DENIED.into(),
+        ErrorCode::TlsCertificateError => TLS_CERTIFICATE.into(),
+        ErrorCode::TlsProtocolError => TLS_PROTOCOL.into(),
         ErrorCode::HttpResponseIncomplete => "response ended early".into(),
         ErrorCode::InternalError(Some(m)) => {
             // Keep one short line: a host message is not ours to trust.
@@ -137,9 +141,15 @@ impl WasiHttp {
             .set_path_with_query(Some(&req.path_and_query()))
             .map_err(|_| refused("path"))?;
         let out_body = outgoing.body().map_err(|_| refused("body"))?;
+        let options = RequestOptions::new();
+        let nanos = |d: std::time::Duration| Some(d.as_nanos().min(u64::MAX as u128) as u64);
+        // A host that cannot apply a timeout keeps its own; not an error.
+        let _ = options.set_connect_timeout(nanos(self.timeouts.connect));
+        let _ = options.set_first_byte_timeout(nanos(self.timeouts.first_byte));
+        let _ = options.set_between_bytes_timeout(nanos(self.timeouts.between_bytes));
         // `handle` sends the head; the body follows through the stream.
-        let future =
-            outgoing_handler::handle(outgoing, None).map_err(|c| Error::Network(describe(&c)))?;
+        let future = outgoing_handler::handle(outgoing, Some(options))
+            .map_err(|c| Error::Network(describe(&c)))?;
         let mut write_error = None;
         if !body.is_empty() {
             let stream = out_body.write().map_err(|_| refused("body stream"))?;
@@ -213,6 +223,15 @@ impl WasiHttp {
 
 impl Transport for WasiHttp {
     type Body = WasiBody;
+
+    fn set_timeouts(&mut self, timeouts: Timeouts) {
+        self.timeouts = timeouts;
+    }
+
+    fn sleep(&self, d: std::time::Duration) {
+        let nanos = d.as_nanos().min(u64::MAX as u128) as u64;
+        wasip2::clocks::monotonic_clock::subscribe_duration(nanos).block();
+    }
 
     fn send(&self, req: &Request, body: &[u8]) -> Result<Response<WasiBody>> {
         let sent = self.start(req, body)?;

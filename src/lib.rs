@@ -11,6 +11,7 @@ pub mod driver;
 pub mod error;
 pub mod http;
 pub mod path;
+pub mod retry;
 pub mod s3;
 pub mod sign;
 pub mod time;
@@ -133,7 +134,7 @@ impl wit_driver::GuestDriver for DriverResource {
             .into_iter()
             .map(|m| (m.name, convert(m.options)))
             .collect();
-        let d = S3Driver::open_with_middleware(&convert(params), &middleware, WasiHttp)
+        let d = S3Driver::open_with_middleware(&convert(params), &middleware, WasiHttp::default())
             .map_err(to_wit)?;
         Ok(wit_driver::Driver::new(DriverResource(Rc::new(d))))
     }

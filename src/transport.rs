@@ -88,10 +88,50 @@ pub trait Body {
     }
 }
 
+/// What a request refused by the host's egress policy fails with.
+pub const DENIED: &str = "request denied by the host's egress policy";
+/// What a request fails with when the server's certificate is rejected.
+pub const TLS_CERTIFICATE: &str = "TLS certificate rejected";
+/// What a request fails with when the TLS handshake fails.
+pub const TLS_PROTOCOL: &str = "TLS handshake failed";
+
+/// Network timeouts of every request, handed to the host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    /// Establishing a connection (`connecttimeout`, default 10 s).
+    pub connect: std::time::Duration,
+    /// From the request's end to the response head (`firstbytetimeout`,
+    /// default 60 s; S3 answers slow operations early and streams the rest).
+    pub first_byte: std::time::Duration,
+    /// Between two pieces of the response body (`betweenbytestimeout`,
+    /// default 60 s).
+    pub between_bytes: std::time::Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Self {
+            connect: std::time::Duration::from_secs(10),
+            first_byte: std::time::Duration::from_secs(60),
+            between_bytes: std::time::Duration::from_secs(60),
+        }
+    }
+}
+
 /// Sends requests. The component's implementation is `http::WasiHttp`.
 pub trait Transport {
     /// The body type of responses.
     type Body: Body;
+
+    /// Applies `timeouts` to every later request.
+    fn set_timeouts(&mut self, timeouts: Timeouts) {
+        let _ = timeouts;
+    }
+
+    /// Waits `d` before a retry (the default, for tests, does not wait).
+    fn sleep(&self, d: std::time::Duration) {
+        let _ = d;
+    }
 
     /// Sends `request` with `body` and waits for the response head.
     fn send(&self, request: &Request, body: &[u8]) -> Result<Response<Self::Body>>;

@@ -48,6 +48,7 @@ pub mod bench;
 pub mod config_file;
 pub mod conformance;
 pub mod driver;
+pub mod faults;
 pub mod metrics;
 pub mod policy;
 pub mod raw;
@@ -57,8 +58,9 @@ pub mod s3_server;
 pub use driver::{
     AsyncReader, AsyncWriter, CallError, CallResult, Driver, Reader, WalkControl, Walker, Writer,
 };
+pub use faults::{Fault, FaultRule};
 pub use metrics::Snapshot;
-pub use policy::{Allowlist, Fault, FaultRule, OutgoingPolicy, Stats, TlsOptions};
+pub use policy::{Allowlist, OutgoingPolicy, Stats, TlsOptions};
 pub use runtime::bindings::registry::storage::types::{
     ConfigValue, Error as DriverError, FileInfo, Middleware, Parameter, RedirectRequest,
 };

@@ -21,6 +21,8 @@ use s3_storage_driver::credentials::Source;
 use s3_storage_driver::s3::endpoint::Endpoint;
 use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody, WasiHttpHooks};
 
+use crate::faults::{BetweenBytes, Fault, FaultBody, FaultRule};
+
 /// Counts what the guest asked for and what the pool did.
 #[derive(Debug, Default)]
 pub struct Counters {
@@ -451,6 +453,41 @@ fn client_error(e: &hyper_util::client::legacy::Error) -> HttpError {
     }
 }
 
+/// The "request finished" future of a reply the hook completed itself.
+fn done() -> Box<dyn Future<Output = Result<(), HttpError>> + Send> {
+    Box::new(async { Ok(()) })
+}
+
+fn count_status(shared: &Shared, status: u16) {
+    *shared
+        .counters
+        .by_status
+        .lock()
+        .unwrap()
+        .entry(status)
+        .or_default() += 1;
+}
+
+/// An S3 error reply made by the hook: the XML body a real server sends.
+fn s3_error_reply(shared: &Shared, status: u16, code: &str) -> http::Response<WasiBody> {
+    count_status(shared, status);
+    let body = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{code}</Code>\
+         <Message>injected by the host</Message><RequestId>fault-injection</RequestId></Error>"
+    );
+    http::Response::builder()
+        .status(status)
+        .header("content-type", "application/xml")
+        .header("content-length", body.len())
+        .header("x-amz-request-id", "fault-injection")
+        .body(
+            http_body_util::Full::new(bytes::Bytes::from(body))
+                .map_err(|never| match never {})
+                .boxed_unsync(),
+        )
+        .expect("a valid response")
+}
+
 type SendFuture = Pin<
     Box<
         dyn Future<
@@ -504,28 +541,44 @@ impl WasiHttpHooks for OutgoingPolicy {
                 let mut faults = shared.faults.lock().unwrap();
                 faults.iter_mut().find_map(|f| f.take(&request))
             };
-            let delay = match fault {
+            let mut delay = Duration::ZERO;
+            let mut request = request;
+            let mut on_reply = None;
+            match fault {
                 Some(Fault::Refuse) => {
                     shared.counters.failed.fetch_add(1, Ordering::Relaxed);
                     return Err(HttpError::ConnectionRefused);
                 }
-                Some(Fault::Delay(d)) => d,
-                None => Duration::ZERO,
-            };
-            let first_byte = options
-                .and_then(|o| o.first_byte_timeout)
+                Some(Fault::Delay(d)) => delay = d,
+                Some(Fault::Status { status, code }) => {
+                    // Like a server that reads the request, then refuses it.
+                    let _ = request.into_body().collect().await;
+                    return Ok((s3_error_reply(&shared, status, &code), done()));
+                }
+                Some(Fault::ResetRequestAfter(n)) => {
+                    request = request.map(|b| FaultBody::reset_after(b, n).boxed_unsync());
+                }
+                Some(reply) => on_reply = Some(reply),
+                None => {}
+            }
+            let timeouts = options.unwrap_or_default();
+            let first_byte = timeouts
+                .first_byte_timeout
                 .unwrap_or(Duration::from_secs(600));
+            // Connecting (when the pool has no idle connection) and waiting
+            // for the head share one deadline.
+            let head_deadline = timeouts.connect_timeout.unwrap_or(Duration::ZERO) + first_byte;
             let now = shared.counters.in_flight.fetch_add(1, Ordering::Relaxed) + 1;
             shared
                 .counters
                 .max_in_flight
                 .fetch_max(now, Ordering::Relaxed);
-            // A delayed request counts as in flight: it stands for a slow server.
-            let outcome = tokio::time::timeout(first_byte, async {
-                tokio::time::sleep(delay).await;
-                shared.pool.request(request).await
-            })
-            .await;
+            // A delay stands for a server that thinks before answering: it
+            // counts as in flight and against the first-byte timeout.
+            let outcome = match tokio::time::timeout(first_byte, tokio::time::sleep(delay)).await {
+                Ok(()) => tokio::time::timeout(head_deadline, shared.pool.request(request)).await,
+                Err(elapsed) => Err(elapsed),
+            };
             shared.counters.in_flight.fetch_sub(1, Ordering::Relaxed);
             let response = match outcome {
                 Ok(Ok(r)) => r,
@@ -538,97 +591,34 @@ impl WasiHttpHooks for OutgoingPolicy {
                     return Err(HttpError::ConnectionReadTimeout);
                 }
             };
-            *shared
-                .counters
-                .by_status
-                .lock()
-                .unwrap()
-                .entry(response.status().as_u16())
-                .or_default() += 1;
-            let response = response.map(|b| b.map_err(HttpError::from).boxed_unsync());
-            let done: Box<dyn Future<Output = Result<(), HttpError>> + Send> =
-                Box::new(async { Ok(()) });
-            Ok((response, done))
+            count_status(&shared, response.status().as_u16());
+            let mut response = response.map(|b| b.map_err(HttpError::from).boxed_unsync());
+            if let Some(between) = timeouts.between_bytes_timeout {
+                response = response.map(|b| BetweenBytes::new(b, between).boxed_unsync());
+            }
+            match on_reply {
+                Some(Fault::ResetResponseAfter(n)) => {
+                    response = response.map(|b| FaultBody::reset_after(b, n).boxed_unsync());
+                }
+                Some(Fault::TruncateResponse(n)) => {
+                    response = response.map(|b| FaultBody::truncate_after(b, n).boxed_unsync());
+                }
+                Some(Fault::ReplaceBody(bytes)) => {
+                    let (mut parts, _) = response.into_parts();
+                    parts.headers.insert(
+                        http::header::CONTENT_LENGTH,
+                        http::HeaderValue::from(bytes.len()),
+                    );
+                    let body = http_body_util::Full::new(bytes::Bytes::from(bytes))
+                        .map_err(|never| match never {})
+                        .boxed_unsync();
+                    response = http::Response::from_parts(parts, body);
+                }
+                _ => {}
+            }
+            Ok((response, done()))
         });
         Box::new(fut)
-    }
-}
-
-/// What an injected fault does to a request.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Fault {
-    /// Fails as if the connection were refused; nothing is sent.
-    Refuse,
-    /// Waits this long, then sends the request.
-    Delay(Duration),
-}
-
-/// A fault for the requests that match: method, a path substring, and
-/// optionally only the n-th match (1-based).
-#[derive(Debug, Clone)]
-pub struct FaultRule {
-    /// Only requests with this method (`GET`, `PUT`...); `None` for any.
-    pub method: Option<String>,
-    /// Only requests whose path and query contain this.
-    pub path_contains: Option<String>,
-    /// Only the n-th matching request; `None` for every one.
-    pub nth: Option<u64>,
-    /// What happens to it.
-    pub fault: Fault,
-    seen: u64,
-}
-
-impl FaultRule {
-    /// `fault` for every request.
-    pub fn every(fault: Fault) -> Self {
-        Self {
-            method: None,
-            path_contains: None,
-            nth: None,
-            fault,
-            seen: 0,
-        }
-    }
-
-    /// Only requests with `method`.
-    pub fn method(mut self, method: &str) -> Self {
-        self.method = Some(method.to_owned());
-        self
-    }
-
-    /// Only requests whose path and query contain `part`.
-    pub fn path_contains(mut self, part: &str) -> Self {
-        self.path_contains = Some(part.to_owned());
-        self
-    }
-
-    /// Only the n-th matching request (1-based).
-    pub fn nth(mut self, n: u64) -> Self {
-        self.nth = Some(n);
-        self
-    }
-
-    fn take<B>(&mut self, request: &http::Request<B>) -> Option<Fault> {
-        if self
-            .method
-            .as_deref()
-            .is_some_and(|m| !request.method().as_str().eq_ignore_ascii_case(m))
-        {
-            return None;
-        }
-        let pq = request.uri().path_and_query().map_or("", |p| p.as_str());
-        if self
-            .path_contains
-            .as_deref()
-            .is_some_and(|p| !pq.contains(p))
-        {
-            return None;
-        }
-        self.seen += 1;
-        match self.nth {
-            Some(n) if n != self.seen => None,
-            _ => Some(self.fault.clone()),
-        }
     }
 }
 

@@ -318,24 +318,27 @@ impl Runtime {
         self.swap(&read(path)?)
     }
 
-    /// Watches `path` and swaps whenever its content changes (checked every
-    /// `interval`; deploy by writing a new file and renaming it over the old
-    /// one). A file that fails to load is logged and the running version
+    /// Watches `path` and swaps whenever its content differs from the
+    /// running version (checked every `interval`; deploy by writing a new
+    /// file and renaming it over the old one). A file that fails to load is logged and the running version
     /// kept. Stops when the returned handle is dropped. Needs a tokio runtime.
     pub fn watch(&self, path: impl Into<PathBuf>, interval: Duration) -> Watcher {
         let path = path.into();
         let runtime = self.clone();
         let (tx, rx) = tokio::sync::watch::channel(Vec::<Result<SwapReport, String>>::new());
         let task = tokio::spawn(async move {
-            let mut seen = std::fs::read(&path).ok().map(|b| sha256_hex(&b));
+            // The last content tried; a file equal to the running version
+            // needs nothing, one that failed is not retried until it changes.
+            let mut seen: Option<String> = None;
             loop {
-                tokio::time::sleep(interval).await;
                 let Ok(bytes) = tokio::fs::read(&path).await else {
+                    tokio::time::sleep(interval).await;
                     continue;
                 };
                 let hash = sha256_hex(&bytes);
                 if seen.as_deref() == Some(hash.as_str()) || hash == runtime.current().sha256 {
                     seen = Some(hash);
+                    tokio::time::sleep(interval).await;
                     continue;
                 }
                 seen = Some(hash);
@@ -348,6 +351,7 @@ impl Runtime {
                     tracing::warn!(path = %path.display(), error = %e, "component not swapped; the running version keeps serving");
                 }
                 tx.send_modify(|v| v.push(outcome));
+                tokio::time::sleep(interval).await;
             }
         });
         Watcher { task, outcomes: rx }
