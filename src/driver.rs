@@ -742,7 +742,8 @@ impl<T: Transport> S3Driver<T> {
         {
             return cf.options.signed_url(&self.keys.key(path), now).map(Some);
         }
-        let method = match request.method.to_ascii_uppercase().as_str() {
+        // Methods are case-sensitive (RFC 9110), as in the reference.
+        let method = match request.method.as_str() {
             "GET" => "GET",
             "HEAD" => "HEAD",
             _ => return Ok(None),

@@ -64,5 +64,7 @@ pub use policy::{Allowlist, OutgoingPolicy, Stats, TlsOptions};
 pub use runtime::bindings::registry::storage::types::{
     ConfigValue, Error as DriverError, FileInfo, Middleware, Parameter, RedirectRequest,
 };
-pub use runtime::{ComponentCache, Grants, Limits, Runtime, SwapReport, Version, Watcher};
+pub use runtime::{
+    ComponentCache, Grants, Limits, Prepared, Runtime, SwapReport, Version, Watcher,
+};
 pub use s3_server::EmbeddedS3;

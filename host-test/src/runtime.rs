@@ -200,6 +200,19 @@ impl std::fmt::Debug for Version {
     }
 }
 
+/// A loaded and checked component, not serving yet ([`Runtime::prepare`]).
+pub struct Prepared {
+    version: Version,
+    cache_hit: bool,
+}
+
+impl Prepared {
+    /// What the component says its version is.
+    pub fn version(&self) -> &str {
+        &self.version.version
+    }
+}
+
 /// What a swap did and how long it took.
 #[derive(Debug, Clone)]
 pub struct SwapReport {
@@ -281,9 +294,19 @@ impl Runtime {
     /// walkers already running finish on the old version. The new component
     /// is compiled (or taken from the cache), linked and instantiated once
     /// first: a component that does not implement `registry:storage/driver`
-    /// `@0.1.x` is refused and the old version keeps serving.
+    /// `@0.1.x` is refused and the old version keeps serving. Traffic is
+    /// never paused: until the final switch, new calls use the old version.
     pub fn swap(&self, bytes: &[u8]) -> anyhow::Result<SwapReport> {
         let started = Instant::now();
+        let prepared = self.prepare(bytes)?;
+        let mut report = self.activate(prepared);
+        report.elapsed = started.elapsed();
+        Ok(report)
+    }
+
+    /// The first half of [`Runtime::swap`]: load and check a component
+    /// without serving it yet.
+    pub fn prepare(&self, bytes: &[u8]) -> anyhow::Result<Prepared> {
         let generation = self.inner.generations.fetch_add(1, Ordering::Relaxed) + 1;
         let (version, cache_hit) = load(
             &self.inner.engine,
@@ -292,25 +315,29 @@ impl Runtime {
             bytes,
             generation,
         )?;
-        let report = SwapReport {
-            version: version.version.clone(),
-            generation,
-            cache_hit,
-            elapsed: Duration::ZERO,
-        };
+        Ok(Prepared { version, cache_hit })
+    }
+
+    /// The second half of [`Runtime::swap`]: new calls go to `prepared` from
+    /// now on. `elapsed` is the switch alone.
+    pub fn activate(&self, prepared: Prepared) -> SwapReport {
+        let started = Instant::now();
+        let Prepared { version, cache_hit } = prepared;
+        let (name, generation) = (version.version.clone(), version.generation);
         *self.inner.current.write().unwrap() = Arc::new(version);
         let report = SwapReport {
+            version: name,
+            generation,
+            cache_hit,
             elapsed: started.elapsed(),
-            ..report
         };
         tracing::info!(
             version = %report.version,
             generation,
             cache_hit,
-            elapsed_ms = report.elapsed.as_secs_f64() * 1e3,
             "storage driver component swapped"
         );
-        Ok(report)
+        report
     }
 
     /// [`Runtime::swap`] with a component file.
@@ -320,8 +347,8 @@ impl Runtime {
 
     /// Watches `path` and swaps whenever its content differs from the
     /// running version (checked every `interval`; deploy by writing a new
-    /// file and renaming it over the old one). A file that fails to load is logged and the running version
-    /// kept. Stops when the returned handle is dropped. Needs a tokio runtime.
+    /// file and renaming it over the old one). A file that fails to load is
+    /// logged and the running version kept. Stops when the returned handle is dropped. Needs a tokio runtime.
     pub fn watch(&self, path: impl Into<PathBuf>, interval: Duration) -> Watcher {
         let path = path.into();
         let runtime = self.clone();
