@@ -324,13 +324,15 @@ impl Runtime {
         let started = Instant::now();
         let Prepared { version, cache_hit } = prepared;
         let (name, generation) = (version.version.clone(), version.generation);
-        *self.inner.current.write().unwrap() = Arc::new(version);
+        let old = std::mem::replace(&mut *self.inner.current.write().unwrap(), Arc::new(version));
         let report = SwapReport {
             version: name,
             generation,
             cache_hit,
             elapsed: started.elapsed(),
         };
+        // Freeing an unused old version unmaps its code: not part of the switch.
+        drop(old);
         tracing::info!(
             version = %report.version,
             generation,
@@ -476,7 +478,14 @@ fn new_store(
     limits: &Limits,
 ) -> anyhow::Result<Store<HostState>> {
     let mut wasi = WasiCtx::builder();
-    wasi.inherit_stderr();
+    match &grants.guest_stderr {
+        Some(pipe) => {
+            wasi.stderr(pipe.clone());
+        }
+        None => {
+            wasi.inherit_stderr();
+        }
+    }
     for (k, v) in &grants.env {
         wasi.env(k, v);
     }
@@ -552,6 +561,9 @@ pub struct Grants {
     pub read_only_dirs: Vec<PathBuf>,
     /// Pins the guest's wall clock (tests of time-dependent signatures).
     pub fixed_time: Option<SystemTime>,
+    /// Collects the guest's stderr instead of passing it to the host's
+    /// (tests that inspect what the guest prints).
+    pub guest_stderr: Option<wasmtime_wasi::p2::pipe::MemoryOutputPipe>,
 }
 
 /// Per-store state: WASI, wasi-http, the driver's outgoing policy and the

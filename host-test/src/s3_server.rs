@@ -23,8 +23,9 @@ use crate::ConfigValue;
 
 /// Access key of the embedded server when none is given.
 pub const DEFAULT_ACCESS_KEY: &str = "AKIAEMBEDDEDEXAMPLE";
-/// Secret key of the embedded server when none is given.
-pub const DEFAULT_SECRET_KEY: &str = "embedded/secret/key/EXAMPLEKEY";
+/// Secret key of the embedded server when none is given. It doubles as a
+/// marker: `.ci/run` fails when it appears anywhere in the test output.
+pub const DEFAULT_SECRET_KEY: &str = "embedded/SECRET-MARKER/EXAMPLEKEY";
 /// Bucket the embedded server creates.
 pub const DEFAULT_BUCKET: &str = "registry";
 
