@@ -1,0 +1,72 @@
+//! The credential sources' replies (IMDSv2 token, role name and credentials
+//! JSON; STS AssumeRoleWithWebIdentity XML) as a server could send them:
+//! credentials or a typed error, never a panic.
+#![no_main]
+
+use std::cell::Cell;
+
+use libfuzzer_sys::fuzz_target;
+use s3_storage_driver::credentials::{CredentialChain, Source};
+use s3_storage_driver::error::Result;
+use s3_storage_driver::time::UtcDateTime;
+use s3_storage_driver::transport::{Body, Request, Response, Transport};
+
+/// Answers request n with the n-th `\0`-separated piece of the input.
+struct Replay<'a> {
+    replies: Vec<&'a [u8]>,
+    next: Cell<usize>,
+}
+
+struct Bytes(Vec<u8>);
+
+impl Body for Bytes {
+    fn read(&mut self, max: usize) -> Result<Vec<u8>> {
+        let n = max.min(self.0.len());
+        Ok(self.0.drain(..n).collect())
+    }
+}
+
+impl Transport for Replay<'_> {
+    type Body = Bytes;
+
+    fn send(&self, _req: &Request, _body: &[u8]) -> Result<Response<Bytes>> {
+        let i = self.next.get();
+        self.next.set(i + 1);
+        let body = self.replies.get(i).copied().unwrap_or_default();
+        let (status, body) = match body.split_first() {
+            Some((b'!', rest)) => (500, rest),
+            _ => (200, body),
+        };
+        Ok(Response {
+            status,
+            headers: vec![("content-length".into(), body.len().to_string())],
+            body: Bytes(body.to_vec()),
+        })
+    }
+}
+
+fuzz_target!(|data: &[u8]| {
+    let token_file = std::env::temp_dir().join("s3-driver-fuzz-web-identity-token");
+    if !token_file.exists() {
+        let _ = std::fs::write(&token_file, "token");
+    }
+    let sources = [
+        Source::InstanceMetadata {
+            endpoint: "http://169.254.169.254".into(),
+        },
+        Source::WebIdentity {
+            token_file: token_file.to_string_lossy().into_owned(),
+            role_arn: "arn:aws:iam::123456789012:role/registry".into(),
+            session_name: "fuzz".into(),
+            endpoint: "https://sts.amazonaws.com".into(),
+        },
+    ];
+    for source in sources {
+        let transport = Replay {
+            replies: data.split(|b| *b == 0).collect(),
+            next: Cell::new(0),
+        };
+        let chain = CredentialChain::new(source);
+        let _ = chain.get(&transport, UtcDateTime::now());
+    }
+});
