@@ -56,6 +56,9 @@ impl Write for Captured {
     }
 }
 
+/// `storage: s3:` parameters.
+type Params = Vec<(String, ConfigValue)>;
+
 fn note(seen: &mut Vec<String>, e: &CallError) {
     seen.push(e.to_string());
     seen.push(format!("{e:?}"));
@@ -189,7 +192,7 @@ async fn no_output_carries_a_secret() {
     }
 
     // Configurations refused while secrets sit next to the bad value.
-    let bad_configs: Vec<(Vec<(String, ConfigValue)>, Vec<Middleware>)> = vec![
+    let bad_configs: Vec<(Params, Vec<Middleware>)> = vec![
         (
             [params.clone(), vec![("chunksize".into(), text("12"))]].concat(),
             vec![],
