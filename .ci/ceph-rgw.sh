@@ -93,7 +93,10 @@ radosgw-admin $C user create --uid=registry --display-name=registry \
 # REDUCED_REDUNDANCY must exist in the placement target (STANDARD always does).
 radosgw-admin $C zonegroup placement add --rgw-zonegroup default --placement-id default-placement --storage-class REDUCED_REDUNDANCY >/dev/null
 radosgw-admin $C zone placement add --rgw-zone default --placement-id default-placement --storage-class REDUCED_REDUNDANCY --data-pool default.rgw.buckets.data >/dev/null
-kill "$(cat "$D/run/client.rgw.pid")"; sleep 1
+# Restart it; the new one can only take the pid file once the old one is gone.
+old=$(cat "$D/run/client.rgw.pid")
+kill "$old"
+for _ in $(seq 1 240); do kill -0 "$old" 2>/dev/null || break; sleep 0.25; done
 radosgw $C -n client.rgw
 for _ in $(seq 1 120); do curl -s -o /dev/null http://127.0.0.1:7480/ && break; sleep 0.25; done
 curl -s -o /dev/null --cacert "$TLS/ca.pem" https://127.0.0.1:7443/

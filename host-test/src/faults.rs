@@ -35,6 +35,9 @@ pub enum Fault {
     /// The response body ends cleanly after `n` bytes, short of its
     /// Content-Length.
     TruncateResponse(usize),
+    /// The response body stops after `n` bytes and never goes on (a server
+    /// that hangs mid-reply).
+    StallResponseAfter(usize),
     /// The response keeps its status and headers but its body is replaced
     /// (malformed or empty XML).
     ReplaceBody(Vec<u8>),
@@ -114,38 +117,55 @@ type Inner = http_body_util::combinators::UnsyncBoxBody<Bytes, HttpError>;
 
 /// A body that stops after `limit` bytes: with an error (a reset) or cleanly
 /// (a truncation).
+/// What [`FaultBody`] does when its limit is reached.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Stop {
+    Reset,
+    End,
+    Stall,
+}
+
 pub(crate) struct FaultBody {
     inner: Inner,
     left: usize,
-    reset: bool,
+    stop: Stop,
     done: bool,
 }
 
 impl FaultBody {
-    pub(crate) fn reset_after(inner: Inner, limit: usize) -> Self {
+    fn new(inner: Inner, left: usize, stop: Stop) -> Self {
         Self {
             inner,
-            left: limit,
-            reset: true,
+            left,
+            stop,
             done: false,
         }
+    }
+
+    pub(crate) fn reset_after(inner: Inner, limit: usize) -> Self {
+        Self::new(inner, limit, Stop::Reset)
     }
 
     pub(crate) fn truncate_after(inner: Inner, limit: usize) -> Self {
-        Self {
-            inner,
-            left: limit,
-            reset: false,
-            done: false,
-        }
+        Self::new(inner, limit, Stop::End)
+    }
+
+    pub(crate) fn stall_after(inner: Inner, limit: usize) -> Self {
+        Self::new(inner, limit, Stop::Stall)
     }
 
     fn stop(&mut self) -> Poll<Option<Result<Frame<Bytes>, HttpError>>> {
-        self.done = true;
-        if self.reset {
-            Poll::Ready(Some(Err(HttpError::ConnectionTerminated)))
-        } else {
-            Poll::Ready(None)
+        match self.stop {
+            // Never woken: only a timeout (or the guest giving up) ends it.
+            Stop::Stall => Poll::Pending,
+            Stop::Reset => {
+                self.done = true;
+                Poll::Ready(Some(Err(HttpError::ConnectionTerminated)))
+            }
+            Stop::End => {
+                self.done = true;
+                Poll::Ready(None)
+            }
         }
     }
 }

@@ -603,6 +603,13 @@ impl WasiHttpHooks for OutgoingPolicy {
                 Some(Fault::TruncateResponse(n)) => {
                     response = response.map(|b| FaultBody::truncate_after(b, n).boxed_unsync());
                 }
+                Some(Fault::StallResponseAfter(n)) => {
+                    // Under the between-bytes timer, which then fires.
+                    response = response.map(|b| FaultBody::stall_after(b, n).boxed_unsync());
+                    if let Some(between) = timeouts.between_bytes_timeout {
+                        response = response.map(|b| BetweenBytes::new(b, between).boxed_unsync());
+                    }
+                }
                 Some(Fault::ReplaceBody(bytes)) => {
                     let (mut parts, _) = response.into_parts();
                     parts.headers.insert(

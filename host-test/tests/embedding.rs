@@ -466,3 +466,16 @@ async fn metrics_count_calls_bytes_and_statuses_for_prometheus() {
     assert!(text.contains("s3_driver_http_responses_total{driver=\"blobs\",status=\"200\"}"));
     assert!(text.contains("s3_driver_call_duration_seconds_count{driver=\"blobs\",op=\"stat\"} 1"));
 }
+
+#[test]
+fn the_handles_can_cross_threads() {
+    fn send_sync_clone<T: Send + Sync + Clone>() {}
+    fn send<T: Send>() {}
+    send_sync_clone::<Driver>();
+    send_sync_clone::<Runtime>();
+    send::<host_test::Reader>();
+    send::<host_test::Writer>();
+    send::<host_test::Walker>();
+    send::<host_test::AsyncReader>();
+    send::<host_test::AsyncWriter>();
+}

@@ -476,3 +476,67 @@ async fn every_operation_under_every_fault() {
     assert_eq!(m.instances_discarded, 0, "no trap");
     assert!(m.http.retries > 0);
 }
+
+async fn open_with(extra: &[(&str, &str)]) -> (Driver, EmbeddedS3) {
+    let server = EmbeddedS3::start_temp().await.unwrap();
+    let mut params = server.params();
+    for (k, v) in extra {
+        params.push(((*k).into(), text(v)));
+    }
+    params.push(("retrybasedelay".into(), text("1ms")));
+    let d = Driver::open(
+        &common::RUNTIME,
+        &params,
+        OutgoingPolicy::new(Allowlist::for_params(&params)),
+        &[],
+    )
+    .await
+    .unwrap();
+    (d, server)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_lost_complete_reply_is_recognised_by_the_multipart_etag() {
+    let (d, _s) = open_with(&[("chunksize", "5242880")]).await;
+    let content = data(9, 6 * MIB);
+    let mut w = d.writer("/lost/blob", false).await.unwrap();
+    w.write(&content).await.unwrap();
+    // The server completes the upload; its reply is lost on the way back.
+    d.policy().inject(
+        FaultRule::every(Fault::ResetResponseAfter(0))
+            .method("POST")
+            .path_contains("uploadId=")
+            .nth(1),
+    );
+    let before = d.http_stats();
+    w.commit().await.unwrap();
+    let after = d.http_stats();
+    assert!(after.retries > before.retries, "the Complete was retried");
+    assert!(d.get_content("/lost/blob").await.unwrap() == content);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stalled_body_ends_with_the_between_bytes_timeout() {
+    let (d, _s) = open_with(&[("betweenbytestimeout", "300ms")]).await;
+    let content = data(3, MIB);
+    d.put_content("/stall", &content).await.unwrap();
+    // Once: the whole-body read is retried and succeeds.
+    d.policy().inject(
+        FaultRule::every(Fault::StallResponseAfter(1000))
+            .method("GET")
+            .nth(1),
+    );
+    assert!(d.get_content("/stall").await.unwrap() == content);
+    d.policy().clear_faults();
+    // A reader already streaming fails its read with a network error.
+    d.policy()
+        .inject(FaultRule::every(Fault::StallResponseAfter(1000)).method("GET"));
+    let mut r = d.reader("/stall", 0).await.unwrap();
+    let e = r.read_to_end().await.unwrap_err();
+    assert!(
+        matches!(e, CallError::Driver(DriverError::Network(_))),
+        "expected a network error, got {e:?}"
+    );
+    d.policy().clear_faults();
+    assert!(d.get_content("/stall").await.unwrap() == content);
+}
