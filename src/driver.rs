@@ -167,6 +167,8 @@ pub struct S3Driver<T: Transport> {
     v2_bucket: Option<String>,
     transport: T,
     jitter: Cell<Jitter>,
+    /// The SigV4 signer of the current credentials (with its day key).
+    v4_signer: RefCell<Option<Signer>>,
 }
 
 impl<T: Transport> S3Driver<T> {
@@ -219,6 +221,7 @@ impl<T: Transport> S3Driver<T> {
             warnings,
             transport,
             jitter: Cell::new(Jitter::new(params.len() as u64)),
+            v4_signer: RefCell::new(None),
         };
         if let Some(cf) = &driver.cloudfront
             && cf.options.filter != IpFilter::None
@@ -436,7 +439,13 @@ impl<T: Transport> S3Driver<T> {
     pub fn signer(&self, now: UtcDateTime) -> Result<RequestSigner> {
         let credentials = self.credentials.get(&self.transport, now)?;
         Ok(if self.config.v4_auth {
-            RequestSigner::V4(Signer::new(credentials, &self.config.region, "s3"))
+            // The same signer while the credentials last: it keeps the day's key.
+            let mut cached = self.v4_signer.borrow_mut();
+            match &*cached {
+                Some(s) if *s.credentials() == credentials => {}
+                _ => *cached = Some(Signer::new(credentials, &self.config.region, "s3")),
+            }
+            RequestSigner::V4(cached.as_ref().expect("set above").clone())
         } else {
             RequestSigner::V2 {
                 signer: v2::Signer::new(credentials),

@@ -115,12 +115,27 @@ pub fn sha256_hex(data: &[u8]) -> String {
     hex::encode(Sha256::digest(data))
 }
 
-/// A SigV4 signer for one region and service.
-#[derive(Debug, Clone)]
+/// A SigV4 signer for one region and service. It keeps the signing key of
+/// the last day it signed for: the key depends only on the secret, the day,
+/// the region and the service, so deriving it (four HMACs) once a day is
+/// enough.
+#[derive(Debug)]
 pub struct Signer {
     credentials: Credentials,
     region: String,
     service: String,
+    day_key: std::sync::Mutex<Option<(String, [u8; 32])>>,
+}
+
+impl Clone for Signer {
+    fn clone(&self) -> Self {
+        Self {
+            credentials: self.credentials.clone(),
+            region: self.region.clone(),
+            service: self.service.clone(),
+            day_key: std::sync::Mutex::new(self.day_key.lock().unwrap().clone()),
+        }
+    }
 }
 
 /// The result of signing: the headers to add to the request.
@@ -137,6 +152,7 @@ impl Signer {
             credentials,
             region: region.to_owned(),
             service: service.to_owned(),
+            day_key: std::sync::Mutex::new(None),
         }
     }
 
@@ -149,8 +165,21 @@ impl Signer {
         format!("{date}/{}/{}/aws4_request", self.region, self.service)
     }
 
-    /// The derived key; depends only on the secret, day, region and service.
+    /// The derived key of day `date`, from the cache when it is that day's.
     fn signing_key(&self, date: &str) -> [u8; 32] {
+        let mut cached = self.day_key.lock().unwrap();
+        if let Some((day, key)) = &*cached
+            && day == date
+        {
+            return *key;
+        }
+        let key = self.derive_key(date);
+        *cached = Some((date.to_owned(), key));
+        key
+    }
+
+    /// The derived key; depends only on the secret, day, region and service.
+    fn derive_key(&self, date: &str) -> [u8; 32] {
         let k_secret = format!("AWS4{}", self.credentials.secret_key());
         let k_date = hmac(k_secret.as_bytes(), date.as_bytes());
         let k_region = hmac(&k_date, self.region.as_bytes());
@@ -727,5 +756,32 @@ mod tests {
             get("X-Amz-Signature"),
             "aeeed9bbccd4d02ee5c0109b86d86835f995330da4c265957d157751f604d404"
         );
+    }
+
+    #[test]
+    fn the_day_key_is_reused_within_a_day_and_renewed_after() {
+        let creds = Credentials::new("AKIDEXAMPLE".into(), "secret".into(), None);
+        let kept = Signer::new(creds.clone(), "us-east-1", "s3");
+        let day1 = UtcDateTime::parse_iso8601("2026-11-26T23:59:00Z").unwrap();
+        let day2 = UtcDateTime::parse_iso8601("2026-11-27T00:01:00Z").unwrap();
+        let input = CanonicalInput {
+            method: "GET",
+            path: "/",
+            query: &[],
+            headers: &h(&[("host", "example.com")]),
+            payload_hash: UNSIGNED_PAYLOAD,
+        };
+        for at in [day1, day1, day2, day1] {
+            let fresh = Signer::new(creds.clone(), "us-east-1", "s3");
+            assert_eq!(kept.authorize(at, &input), fresh.authorize(at, &input));
+            assert_eq!(
+                kept.day_key
+                    .lock()
+                    .unwrap()
+                    .as_ref()
+                    .map(|(d, _)| d.clone()),
+                Some(at.date_stamp())
+            );
+        }
     }
 }

@@ -74,12 +74,20 @@ enum Command {
         #[arg(long)]
         only: Option<String>,
     },
-    /// Measure the host: compile, precompiled load, hot swap, instantiation
-    /// and a warm call; print the figures.
+    /// Measure the host (compile, precompiled load, hot swap, instantiation,
+    /// a warm call) and the workloads (PutGet, Stream, List, Delete, Stat,
+    /// Walk, Move, concurrent streams) through the component and the raw
+    /// ceiling; print the figures.
     Bench {
         /// Samples per figure.
-        #[arg(long, default_value_t = 50)]
+        #[arg(long, default_value_t = 20)]
         rounds: usize,
+        /// Only `host` or only `workloads`.
+        #[arg(long)]
+        only: Option<String>,
+        /// Add the 1 GiB PutGet and Stream sizes.
+        #[arg(long)]
+        full_size: bool,
     },
     /// Store, stat, list, read back (SHA-256 checked) and delete a blob.
     Demo {
@@ -198,6 +206,12 @@ async fn target_params(cli: &Cli) -> Result<(Configured, Option<EmbeddedS3>), Fa
 
 async fn open(cli: &Cli) -> Result<(Driver, Option<EmbeddedS3>), Failure> {
     let (t, server) = target_params(cli).await?;
+    let driver = open_configured(cli, &t).await?;
+    Ok((driver, server))
+}
+
+/// A driver on a resolved configuration, reaching only what it names.
+async fn open_configured(cli: &Cli, t: &Configured) -> Result<Driver, Failure> {
     let runtime = Runtime::builtin().map_err(|e| Failure::Usage(format!("{e:#}")))?;
     let allow = Allowlist::for_config(&t.params, &t.middleware)
         .with_credential_endpoints(&t.params, &t.env);
@@ -222,7 +236,7 @@ async fn open(cli: &Cli) -> Result<(Driver, Option<EmbeddedS3>), Failure> {
     for w in driver.warnings() {
         eprintln!("s3-driver: warning: {w}");
     }
-    Ok((driver, server))
+    Ok(driver)
 }
 
 /// `s3-driver conformance`: the ported suite with a pass/fail table.
@@ -392,12 +406,36 @@ async fn run(cli: Cli) -> Result<(), Failure> {
     if let Command::Conformance { full_size, only } = &cli.command {
         return conformance(&cli, *full_size, only.as_deref()).await;
     }
-    if let Command::Bench { rounds } = &cli.command {
-        let (Configured { params, .. }, _server) = target_params(&cli).await?;
-        let table = host_test::bench::host::run(&params, *rounds)
-            .await
-            .map_err(|e| Failure::Driver(CallError::Host(format!("{e:#}"))))?;
-        print!("{table}");
+    if let Command::Bench {
+        rounds,
+        only,
+        full_size,
+    } = &cli.command
+    {
+        let failed = |e: anyhow::Error| Failure::Driver(CallError::Host(format!("{e:#}")));
+        if only.as_deref() != Some("workloads") {
+            let (Configured { params, .. }, _server) = target_params(&cli).await?;
+            let table = host_test::bench::host::run(&params, *rounds)
+                .await
+                .map_err(failed)?;
+            println!("{table}");
+        }
+        if only.as_deref() != Some("host") {
+            let (configured, _server) = target_params(&cli).await?;
+            let driver = open_configured(&cli, &configured).await?;
+            let params = configured.params;
+            let mut options = host_test::bench::workloads::Options {
+                rounds: *rounds,
+                ..Default::default()
+            };
+            if *full_size {
+                options.sizes.push(1 << 30);
+            }
+            let table = host_test::bench::workloads::run(&driver, &params, &options)
+                .await
+                .map_err(failed)?;
+            println!("{table}");
+        }
         return Ok(());
     }
     let (driver, _server) = open(&cli).await?;
