@@ -266,6 +266,20 @@ macro_rules! call {
     }};
 }
 
+/// Calls an export on the instance a reader, writer or walker is pinned to,
+/// observed as `op`: `pinned!(self, "file-reader.read", file_reader, call_read(max))`.
+macro_rules! pinned {
+    ($self:ident, $op:literal, $iface:ident, $method:ident($($arg:expr),* $(,)?)) => {{
+        let shared = $self.lease.shared.clone();
+        let handle = $self.handle;
+        let lease = &mut $self.lease;
+        observed(&shared.metrics, $op, &$self.path, async move {
+            driver_err(call!(lease, $iface, $method(handle $(, $arg)*))?)
+        })
+        .await
+    }};
+}
+
 fn driver_err<T>(r: Result<T, types::Error>) -> CallResult<T> {
     r.map_err(CallError::Driver)
 }
@@ -678,7 +692,11 @@ impl Driver {
                 driver,
                 call_walk(h, from, start_after_hint)
             )?)?;
-            Ok(Walker { lease, handle })
+            Ok(Walker {
+                lease,
+                handle,
+                path: from.to_owned(),
+            })
         })
         .await
     }
@@ -806,18 +824,9 @@ impl Writer {
 
     /// Appends `data`.
     pub async fn write(&mut self, data: &[u8]) -> CallResult<u64> {
-        let shared = self.lease.shared.clone();
-        let Self {
-            lease,
-            handle,
-            path,
-        } = self;
-        observed(&shared.metrics, "file-writer.write", path, async {
-            let n = driver_err(call!(lease, file_writer, call_write(*handle, data))?)?;
-            shared.metrics.written(data.len());
-            Ok(n)
-        })
-        .await
+        let n = pinned!(self, "file-writer.write", file_writer, call_write(data))?;
+        self.lease.shared.metrics.written(data.len());
+        Ok(n)
     }
 
     /// Bytes uploaded so far (the buffered tail counts after close/commit).
@@ -828,44 +837,17 @@ impl Writer {
 
     /// Flushes and leaves the upload open for a later append.
     pub async fn close(&mut self) -> CallResult<()> {
-        let shared = self.lease.shared.clone();
-        let Self {
-            lease,
-            handle,
-            path,
-        } = self;
-        observed(&shared.metrics, "file-writer.close", path, async {
-            driver_err(call!(lease, file_writer, call_close(*handle))?)
-        })
-        .await
+        pinned!(self, "file-writer.close", file_writer, call_close())
     }
 
     /// Aborts the upload.
     pub async fn cancel(&mut self) -> CallResult<()> {
-        let shared = self.lease.shared.clone();
-        let Self {
-            lease,
-            handle,
-            path,
-        } = self;
-        observed(&shared.metrics, "file-writer.cancel", path, async {
-            driver_err(call!(lease, file_writer, call_cancel(*handle))?)
-        })
-        .await
+        pinned!(self, "file-writer.cancel", file_writer, call_cancel())
     }
 
     /// Makes the content visible.
     pub async fn commit(&mut self) -> CallResult<()> {
-        let shared = self.lease.shared.clone();
-        let Self {
-            lease,
-            handle,
-            path,
-        } = self;
-        observed(&shared.metrics, "file-writer.commit", path, async {
-            driver_err(call!(lease, file_writer, call_commit(*handle))?)
-        })
-        .await
+        pinned!(self, "file-writer.commit", file_writer, call_commit())
     }
 
     /// This writer as a `tokio::io::AsyncWrite` that sends 1 MiB at a time.
@@ -997,11 +979,12 @@ impl AsyncWrite for AsyncWriter {
 pub struct Walker {
     lease: Lease,
     handle: ResourceAny,
+    path: String,
 }
 
 impl fmt::Debug for Walker {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Walker(..)")
+        f.debug_struct("Walker").field("path", &self.path).finish()
     }
 }
 
@@ -1014,12 +997,7 @@ impl Drop for Walker {
 impl Walker {
     /// Up to `max` next entries; empty at the end.
     pub async fn next(&mut self, max: u32) -> CallResult<Vec<FileInfo>> {
-        let shared = self.lease.shared.clone();
-        observed(&shared.metrics, "walker.next", "", async {
-            let h = self.handle;
-            driver_err(call!(&mut self.lease, walker, call_next(h, max))?)
-        })
-        .await
+        pinned!(self, "walker.next", walker, call_next(max))
     }
 
     /// Skips what is below `dir` and not returned yet.
@@ -1076,18 +1054,9 @@ impl Reader {
 
     /// Up to `max` next bytes; empty at the end.
     pub async fn read(&mut self, max: u32) -> CallResult<Vec<u8>> {
-        let shared = self.lease.shared.clone();
-        let Self {
-            lease,
-            handle,
-            path,
-        } = self;
-        observed(&shared.metrics, "file-reader.read", path, async {
-            let data = driver_err(call!(lease, file_reader, call_read(*handle, max))?)?;
-            shared.metrics.read(data.len());
-            Ok(data)
-        })
-        .await
+        let data = pinned!(self, "file-reader.read", file_reader, call_read(max))?;
+        self.lease.shared.metrics.read(data.len());
+        Ok(data)
     }
 
     /// Reads to the end.
