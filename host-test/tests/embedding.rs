@@ -479,3 +479,33 @@ fn the_handles_can_cross_threads() {
     send::<host_test::AsyncReader>();
     send::<host_test::AsyncWriter>();
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_driver_opens_from_a_distribution_config_file() {
+    let server = EmbeddedS3::start_temp().await.unwrap();
+    let yaml = format!(
+        "version: 0.1\nstorage:\n  s3:\n    accesskey: {}\n    secretkey: {}\n    region: us-east-1\n    \
+         regionendpoint: {}\n    bucket: {}\n    forcepathstyle: true\n    secure: false\n    \
+         rootdirectory: /from-config\n    chunksize: 5242880\n  cache:\n    blobdescriptor: inmemory\n",
+        server.access_key(),
+        host_test::s3_server::DEFAULT_SECRET_KEY,
+        server.endpoint(),
+        server.bucket()
+    );
+    let config = host_test::config_file::from_str(&yaml).unwrap();
+    let runtime = Runtime::from_file(Path::new(BUILT_COMPONENT)).unwrap();
+    let d = Driver::open_config(&runtime, &config, &[], host_test::Limits::default())
+        .await
+        .unwrap();
+    assert!(d.warnings().is_empty(), "{:?}", d.warnings());
+    d.put_content("/c", b"configured").await.unwrap();
+    assert_eq!(d.get_content("/c").await.unwrap(), b"configured");
+    // The rootdirectory of the file is where it went.
+    assert!(
+        server.objects().iter().any(|(k, _)| k == "from-config/c"),
+        "{:?}",
+        server.objects()
+    );
+    // Egress: only the configured endpoint.
+    assert_eq!(d.http_stats().denied, 0);
+}
