@@ -84,18 +84,19 @@ async fn a_guest_past_its_memory_cap_gets_a_clean_error_and_others_go_on() {
 async fn a_guest_stuck_in_its_own_code_is_interrupted_by_the_deadline() {
     let server = EmbeddedS3::start_temp().await.unwrap();
     let limits = Limits {
-        call_timeout: Duration::from_millis(100),
-        memory_bytes: 1 << 30,
+        call_timeout: Duration::from_millis(300),
+        memory_bytes: 3 << 29,
         ..Limits::default()
     };
     let d = open(&server, limits).await;
-    // Over plain HTTP the body is hashed for the signature: 256 MiB keeps the
-    // guest busy in its own code well past 100 ms, with no host call to wait on.
-    let big = vec![1u8; 256 << 20];
+    // Over plain HTTP the body is hashed for the signature: 512 MiB keep the
+    // guest busy in its own code for most of a second (about 1.6 ms per MB),
+    // with no host call to wait on.
+    let big = vec![1u8; 512 << 20];
     let before = d.http_stats().requests;
     let e = d.put_content("/cpu", &big).await.unwrap_err();
     match &e {
-        CallError::Timeout(t) => assert_eq!(*t, Duration::from_millis(100)),
+        CallError::Timeout(t) => assert_eq!(*t, Duration::from_millis(300)),
         other => panic!("expected a timeout, got {other:?}"),
     }
     assert_clean(&e);
