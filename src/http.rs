@@ -140,7 +140,13 @@ impl WasiHttp {
         outgoing
             .set_path_with_query(Some(&req.path_and_query()))
             .map_err(|_| refused("path"))?;
-        let out_body = outgoing.body().map_err(|_| refused("body"))?;
+        // An empty body is never taken: the host then sends none (no chunked
+        // framing for a GET to wait on), and `content-length: 0` still says so.
+        let out_body = if body.is_empty() {
+            None
+        } else {
+            Some(outgoing.body().map_err(|_| refused("body"))?)
+        };
         let options = RequestOptions::new();
         let nanos = |d: std::time::Duration| Some(d.as_nanos().min(u64::MAX as u128) as u64);
         // A host that cannot apply a timeout keeps its own; not an error.
@@ -151,13 +157,15 @@ impl WasiHttp {
         let future = outgoing_handler::handle(outgoing, Some(options))
             .map_err(|c| Error::Network(describe(&c)))?;
         let mut write_error = None;
-        if !body.is_empty() {
+        let mut finished = Ok(());
+        if let Some(out_body) = out_body {
             let stream = out_body.write().map_err(|_| refused("body stream"))?;
             if let Err(e) = write_all(&stream, body) {
                 write_error = Some(stream_failure(e, "sending the request body"));
             }
+            drop(stream);
+            finished = OutgoingBody::finish(out_body, None);
         }
-        let finished = OutgoingBody::finish(out_body, None);
         Ok(InFlight {
             future,
             write_error,

@@ -575,7 +575,14 @@ impl WasiHttpHooks for OutgoingPolicy {
                 .fetch_max(now, Ordering::Relaxed);
             // A delay stands for a server that thinks before answering: it
             // counts as in flight and against the first-byte timeout.
-            let outcome = match tokio::time::timeout(first_byte, tokio::time::sleep(delay)).await {
+            // (Only a real delay sleeps: tokio's timer has millisecond ticks,
+            // so even a zero sleep would add up to a millisecond per request.)
+            let waited = if delay.is_zero() {
+                Ok(())
+            } else {
+                tokio::time::timeout(first_byte, tokio::time::sleep(delay)).await
+            };
+            let outcome = match waited {
                 Ok(()) => tokio::time::timeout(head_deadline, shared.pool.request(request)).await,
                 Err(elapsed) => Err(elapsed),
             };
