@@ -16,30 +16,9 @@ use tokio::sync::OnceCell;
 const BUCKET: &str = "conformance";
 
 fn target() -> Option<Target> {
-    let endpoint = std::env::var("RADOSGW_ENDPOINT")
-        .ok()
-        .filter(|e| !e.is_empty());
-    let Some(endpoint) = endpoint else {
-        assert!(
-            std::env::var("S3_DRIVER_REQUIRE_RADOSGW").as_deref() != Ok("1"),
-            "S3_DRIVER_REQUIRE_RADOSGW=1 but RADOSGW_ENDPOINT is not set"
-        );
-        return None;
-    };
-    let var = |k: &str| {
-        std::env::var(k).unwrap_or_else(|_| panic!("{k} must be set with RADOSGW_ENDPOINT"))
-    };
-    let t = |s: &str| ConfigValue::Text(s.to_owned());
     Some(Target {
         name: "radosgw".into(),
-        params: vec![
-            ("accesskey".into(), t(&var("RADOSGW_ACCESS_KEY"))),
-            ("secretkey".into(), t(&var("RADOSGW_SECRET_KEY"))),
-            ("region".into(), t("us-east-1")),
-            ("regionendpoint".into(), t(&endpoint)),
-            ("bucket".into(), t(BUCKET)),
-            ("forcepathstyle".into(), ConfigValue::Boolean(true)),
-        ],
+        params: common::radosgw_params("RADOSGW_ENDPOINT", BUCKET)?,
         full_size: std::env::var("S3_DRIVER_FULL_SIZE").is_ok_and(|v| v == "1"),
         quirks: Quirks::default(),
     })

@@ -12,8 +12,7 @@ use common::text;
 use host_test::bench::Table;
 use host_test::raw::RawS3;
 use host_test::{
-    Allowlist, CallError, Driver, DriverError, EmbeddedS3, Fault, FaultRule, OutgoingPolicy,
-    RedirectRequest,
+    CallError, ConfigValue, Driver, DriverError, EmbeddedS3, Fault, FaultRule, RedirectRequest,
 };
 
 const MIB: usize = 1 << 20;
@@ -391,14 +390,7 @@ async fn every_operation_under_every_fault() {
     ] {
         params.push((k.into(), text(v)));
     }
-    let d = Driver::open(
-        &common::RUNTIME,
-        &params,
-        OutgoingPolicy::new(Allowlist::for_params(&params)),
-        &[],
-    )
-    .await
-    .unwrap();
+    let d = common::open_params(&params).await;
     let rig = Rig {
         raw: RawS3::from_params(&params).unwrap(),
         d,
@@ -477,22 +469,12 @@ async fn every_operation_under_every_fault() {
     assert!(m.http.retries > 0);
 }
 
+/// A driver on a fresh embedded server with `extra` parameters and retries
+/// that do not wait.
 async fn open_with(extra: &[(&str, &str)]) -> (Driver, EmbeddedS3) {
-    let server = EmbeddedS3::start_temp().await.unwrap();
-    let mut params = server.params();
-    for (k, v) in extra {
-        params.push(((*k).into(), text(v)));
-    }
-    params.push(("retrybasedelay".into(), text("1ms")));
-    let d = Driver::open(
-        &common::RUNTIME,
-        &params,
-        OutgoingPolicy::new(Allowlist::for_params(&params)),
-        &[],
-    )
-    .await
-    .unwrap();
-    (d, server)
+    let mut extra: Vec<(&str, ConfigValue)> = extra.iter().map(|(k, v)| (*k, text(v))).collect();
+    extra.push(("retrybasedelay", text("1ms")));
+    common::driver_with(&extra).await
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -9,34 +9,17 @@ mod common;
 use std::time::Instant;
 
 use host_test::raw::RawS3;
-use host_test::{
-    Allowlist, CallError, ConfigValue, Driver, DriverError, Grants, Limits, OutgoingPolicy, Writer,
-};
+use host_test::{CallError, ConfigValue, Driver, DriverError, Writer};
 
 const BUCKET: &str = "load";
 const KIB: usize = 1 << 10;
 const MIB: usize = 1 << 20;
 
 fn params() -> Option<Vec<(String, ConfigValue)>> {
-    let Ok(endpoint) = std::env::var("RADOSGW_ENDPOINT") else {
-        assert!(
-            std::env::var("S3_DRIVER_REQUIRE_RADOSGW").as_deref() != Ok("1"),
-            "S3_DRIVER_REQUIRE_RADOSGW=1 but RADOSGW_ENDPOINT is not set"
-        );
-        return None;
-    };
-    let var = |k: &str| std::env::var(k).unwrap_or_else(|_| panic!("{k} must be set"));
-    let t = |s: &str| ConfigValue::Text(s.to_owned());
-    Some(vec![
-        ("accesskey".into(), t(&var("RADOSGW_ACCESS_KEY"))),
-        ("secretkey".into(), t(&var("RADOSGW_SECRET_KEY"))),
-        ("region".into(), t("us-east-1")),
-        ("regionendpoint".into(), t(&endpoint)),
-        ("bucket".into(), t(BUCKET)),
-        ("forcepathstyle".into(), ConfigValue::Boolean(true)),
-        ("chunksize".into(), t("5242880")),
-        ("rootdirectory".into(), t("/load")),
-    ])
+    let mut params = common::radosgw_params("RADOSGW_ENDPOINT", BUCKET)?;
+    params.push(("chunksize".into(), common::text("5242880")));
+    params.push(("rootdirectory".into(), common::text("/load")));
+    Some(params)
 }
 
 fn content(client: usize, len: usize) -> Vec<u8> {
@@ -153,16 +136,7 @@ async fn sixty_four_clients_write_and_read_back_mixed_sizes() {
     let raw = RawS3::from_params(&params).unwrap();
     raw.create_bucket().await.unwrap();
     raw.abort_uploads("").await.unwrap();
-    let d = Driver::open_with_limits(
-        &common::RUNTIME,
-        &params,
-        &[],
-        OutgoingPolicy::new(Allowlist::for_params(&params)),
-        &Grants::default(),
-        Limits::default(),
-    )
-    .await
-    .unwrap();
+    let d = common::open_params(&params).await;
     for i in 0..64 {
         let _ = d.delete(&format!("/c{i}")).await;
     }

@@ -141,55 +141,24 @@ async fn embedded_server_every_mode() {
     }
 }
 
-fn radosgw(endpoint: &str) -> Vec<(String, ConfigValue)> {
-    vec![
-        (
-            "accesskey".into(),
-            text(&std::env::var("RADOSGW_ACCESS_KEY").unwrap()),
-        ),
-        (
-            "secretkey".into(),
-            text(&std::env::var("RADOSGW_SECRET_KEY").unwrap()),
-        ),
-        ("region".into(), text("us-east-1")),
-        ("regionendpoint".into(), text(endpoint)),
-        ("bucket".into(), text("signing-modes")),
-        ("forcepathstyle".into(), ConfigValue::Boolean(true)),
-    ]
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn radosgw_every_mode() {
-    let (Ok(http), Ok(https)) = (
-        std::env::var("RADOSGW_ENDPOINT"),
-        std::env::var("RADOSGW_TLS_ENDPOINT"),
+    let (Some(http), Some(https)) = (
+        common::radosgw_params("RADOSGW_ENDPOINT", "signing-modes"),
+        common::radosgw_params("RADOSGW_TLS_ENDPOINT", "signing-modes"),
     ) else {
-        assert!(
-            std::env::var("S3_DRIVER_REQUIRE_RADOSGW").as_deref() != Ok("1"),
-            "S3_DRIVER_REQUIRE_RADOSGW=1 but RADOSGW_ENDPOINT/RADOSGW_TLS_ENDPOINT are not set"
-        );
         println!("not run: no radosgw configured");
         return;
     };
-    RawS3::from_params(&radosgw(&http))
+    RawS3::from_params(&http)
         .unwrap()
         .create_bucket()
         .await
         .unwrap();
     for v4 in [true, false] {
         let mode = if v4 { "SigV4" } else { "SigV2" };
-        basic_operations(
-            &with(&radosgw(&http), v4),
-            true,
-            &format!("radosgw http {mode}"),
-        )
-        .await;
-        basic_operations(
-            &with(&radosgw(&https), v4),
-            false,
-            &format!("radosgw https {mode}"),
-        )
-        .await;
-        refusals(&with(&radosgw(&http), v4), true, &format!("radosgw {mode}")).await;
+        basic_operations(&with(&http, v4), true, &format!("radosgw http {mode}")).await;
+        basic_operations(&with(&https, v4), false, &format!("radosgw https {mode}")).await;
+        refusals(&with(&http, v4), true, &format!("radosgw {mode}")).await;
     }
 }

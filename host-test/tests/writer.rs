@@ -112,31 +112,15 @@ const RGW_KMS_KEY: &str =
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_resumed_upload_keeps_the_kms_key_id_on_radosgw() {
-    let Ok(endpoint) = std::env::var("RADOSGW_ENDPOINT") else {
-        assert!(
-            std::env::var("S3_DRIVER_REQUIRE_RADOSGW").as_deref() != Ok("1"),
-            "S3_DRIVER_REQUIRE_RADOSGW=1 but RADOSGW_ENDPOINT is not set"
-        );
+    let Some(mut params) = radosgw_params("RADOSGW_ENDPOINT", "writer-kms") else {
         println!("not run: no radosgw configured (RADOSGW_ENDPOINT)");
         return;
     };
-    let params = vec![
-        (
-            "accesskey".into(),
-            text(&std::env::var("RADOSGW_ACCESS_KEY").unwrap()),
-        ),
-        (
-            "secretkey".into(),
-            text(&std::env::var("RADOSGW_SECRET_KEY").unwrap()),
-        ),
-        ("region".into(), text("us-east-1")),
-        ("regionendpoint".into(), text(&endpoint)),
-        ("bucket".into(), text("writer-kms")),
-        ("forcepathstyle".into(), ConfigValue::Boolean(true)),
+    params.extend([
         ("encrypt".into(), ConfigValue::Boolean(true)),
         ("keyid".into(), text(RGW_KMS_KEY)),
         ("rootdirectory".into(), text("/kms-resume")),
-    ];
+    ]);
     let raw = RawS3::from_params(&params).unwrap();
     raw.create_bucket().await.unwrap();
     let policy = OutgoingPolicy::new(Allowlist::for_params(&params));

@@ -232,6 +232,31 @@ async fn raw_multipart(raw: &RawS3, key: &str, data: &[u8], chunk: usize) -> any
     Ok(parts.len() as u64 + 2)
 }
 
+/// Writes `data` through a writer in 1 MiB pieces, commits, and reads it back
+/// through a reader in 1 MiB pieces, checking the length.
+async fn stream_round_trip(d: &Driver, path: &str, data: &[u8]) -> anyhow::Result<()> {
+    let mut w = d.writer(path, false).await?;
+    for piece in data.chunks(MIB) {
+        w.write(piece).await?;
+    }
+    w.commit().await?;
+    let mut r = d.reader(path, 0).await?;
+    let mut got = 0;
+    loop {
+        let c = r.read(MIB as u32).await?;
+        if c.is_empty() {
+            break;
+        }
+        got += c.len();
+    }
+    anyhow::ensure!(
+        got == data.len(),
+        "{path}: read back {got} of {} bytes",
+        data.len()
+    );
+    Ok(())
+}
+
 /// Runs every workload; `params` names the store the driver `d` was opened on.
 pub async fn run(
     d: &Driver,
@@ -293,22 +318,7 @@ pub async fn run(
         let w = format!("Stream {}", human(size));
         b.component(&w, n, 2 * n * size, || async {
             for i in 0..n {
-                let p = format!("/bench/stream/{i}");
-                let mut wr = d.writer(&p, false).await?;
-                for piece in data.chunks(MIB) {
-                    wr.write(piece).await?;
-                }
-                wr.commit().await?;
-                let mut r = d.reader(&p, 0).await?;
-                let mut got = 0;
-                loop {
-                    let c = r.read(MIB as u32).await?;
-                    if c.is_empty() {
-                        break;
-                    }
-                    got += c.len();
-                }
-                anyhow::ensure!(got == size);
+                stream_round_trip(d, &format!("/bench/stream/{i}"), &data).await?;
             }
             Ok(())
         })
@@ -510,25 +520,7 @@ pub async fn run(
         let tasks = (0..o.streams).map(|i| {
             let d = d.clone();
             let big = &big;
-            async move {
-                let p = format!("/bench/streams/{i}");
-                let mut wr = d.writer(&p, false).await?;
-                for piece in big.chunks(MIB) {
-                    wr.write(piece).await?;
-                }
-                wr.commit().await?;
-                let mut r = d.reader(&p, 0).await?;
-                let mut got = 0;
-                loop {
-                    let c = r.read(MIB as u32).await?;
-                    if c.is_empty() {
-                        break;
-                    }
-                    got += c.len();
-                }
-                anyhow::ensure!(got == big.len());
-                Ok::<_, anyhow::Error>(())
-            }
+            async move { stream_round_trip(&d, &format!("/bench/streams/{i}"), big).await }
         });
         for r in futures::future::join_all(tasks).await {
             r?;

@@ -85,6 +85,31 @@ where
     addr
 }
 
+/// The `storage: s3:` block of the radosgw that `.ci/run` starts, reached at
+/// the URL in the environment variable `endpoint_var` (`RADOSGW_ENDPOINT` or
+/// `RADOSGW_TLS_ENDPOINT`), on `bucket`. `None` when that server is not
+/// configured, which `S3_DRIVER_REQUIRE_RADOSGW=1` turns into a failure.
+pub fn radosgw_params(endpoint_var: &str, bucket: &str) -> Option<Vec<(String, ConfigValue)>> {
+    let Some(endpoint) = std::env::var(endpoint_var).ok().filter(|e| !e.is_empty()) else {
+        assert!(
+            std::env::var("S3_DRIVER_REQUIRE_RADOSGW").as_deref() != Ok("1"),
+            "S3_DRIVER_REQUIRE_RADOSGW=1 but {endpoint_var} is not set"
+        );
+        return None;
+    };
+    let var = |k: &str| {
+        std::env::var(k).unwrap_or_else(|_| panic!("{k} must be set with {endpoint_var}"))
+    };
+    Some(vec![
+        ("accesskey".into(), text(&var("RADOSGW_ACCESS_KEY"))),
+        ("secretkey".into(), text(&var("RADOSGW_SECRET_KEY"))),
+        ("region".into(), text("us-east-1")),
+        ("regionendpoint".into(), text(&endpoint)),
+        ("bucket".into(), text(bucket)),
+        ("forcepathstyle".into(), ConfigValue::Boolean(true)),
+    ])
+}
+
 /// Text parameter.
 pub fn text(s: &str) -> ConfigValue {
     ConfigValue::Text(s.to_owned())
