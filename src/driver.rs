@@ -350,7 +350,7 @@ impl<T: Transport> S3Driver<T> {
             });
             match outcome {
                 Err(e) if attempt < policy.max_attempts && retry::retryable(&e) => {
-                    let mut jitter = self.jitter.replace(Jitter::new(0));
+                    let mut jitter = self.jitter.get();
                     let wait = policy.delay(attempt, jitter.next_u64());
                     self.jitter.set(jitter);
                     self.transport.sleep(wait);

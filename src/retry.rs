@@ -82,7 +82,7 @@ pub fn retryable(e: &Error) -> bool {
 
 /// A small non-cryptographic generator for jitter (xorshift64*): spreading
 /// retries needs unpredictability between clients, not secrecy.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Copy)]
 pub struct Jitter(u64);
 
 impl Jitter {

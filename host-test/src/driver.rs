@@ -472,10 +472,10 @@ impl Driver {
         let current = self.shared.runtime.current();
         let (reused, stale) = {
             let mut idle = self.shared.idle.lock().unwrap();
-            let (fresh, stale): (Vec<Slot>, Vec<Slot>) = std::mem::take(&mut *idle)
-                .into_iter()
-                .partition(|s| Arc::ptr_eq(&s.inst.version, &current));
-            *idle = fresh;
+            // Allocates only after a swap, when there are stale instances.
+            let stale: Vec<Slot> = idle
+                .extract_if(.., |s| !Arc::ptr_eq(&s.inst.version, &current))
+                .collect();
             (idle.pop(), stale)
         };
         // Instances of a swapped-out version are freed outside the lock.
