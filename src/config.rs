@@ -16,6 +16,12 @@ pub const MAX_CHUNK_SIZE: u64 = 5 << 30;
 pub const DEFAULT_MULTIPART_COPY_CHUNK_SIZE: u64 = 32 << 20;
 /// Default number of UploadPartCopy requests in flight.
 pub const DEFAULT_MULTIPART_COPY_MAX_CONCURRENCY: u64 = 100;
+/// Default number of UploadPart requests a writer keeps in flight (chosen
+/// from the radosgw measurements in the README's Performance section).
+pub const DEFAULT_UPLOAD_MAX_CONCURRENCY: u64 = 2;
+/// Most UploadPart requests a writer may keep in flight: each holds a part
+/// in memory until the server confirms it.
+pub const MAX_UPLOAD_MAX_CONCURRENCY: u64 = 64;
 /// Objects above this size are moved with a multipart copy.
 pub const DEFAULT_MULTIPART_COPY_THRESHOLD_SIZE: u64 = 32 << 20;
 
@@ -72,6 +78,7 @@ const KNOWN: &[&str] = &[
     "multipartcopychunksize",
     "multipartcopymaxconcurrency",
     "multipartcopythresholdsize",
+    "multipartuploadmaxconcurrency",
     "rootdirectory",
     "storageclass",
     "useragent",
@@ -154,6 +161,8 @@ pub struct Config {
     pub multipart_copy_max_concurrency: u64,
     /// Above this size a move uses a multipart copy.
     pub multipart_copy_threshold_size: u64,
+    /// UploadPart requests a writer keeps in flight.
+    pub upload_max_concurrency: u64,
     /// Key prefix for every path.
     pub root_directory: String,
     /// Storage class header value; `None` for `NONE`.
@@ -452,6 +461,12 @@ impl Config {
                 0,
                 MAX_CHUNK_SIZE,
             )?,
+            upload_max_concurrency: p.integer(
+                "multipartuploadmaxconcurrency",
+                DEFAULT_UPLOAD_MAX_CONCURRENCY,
+                1,
+                MAX_UPLOAD_MAX_CONCURRENCY,
+            )?,
             root_directory: p.string("rootdirectory")?,
             storage_class,
             object_acl,
@@ -566,6 +581,7 @@ mod tests {
         assert_eq!(c.multipart_copy_chunk_size, 32 << 20);
         assert_eq!(c.multipart_copy_max_concurrency, 100);
         assert_eq!(c.multipart_copy_threshold_size, 32 << 20);
+        assert_eq!(c.upload_max_concurrency, DEFAULT_UPLOAD_MAX_CONCURRENCY);
         assert_eq!(c.log_level, "off");
         assert!(c.warnings.is_empty());
     }
@@ -599,6 +615,15 @@ mod tests {
             error_of(&with(&[("chunksize", Value::Float(5242880.0))])),
             "chunksize parameter must be an integer, 5242880 invalid"
         );
+        for n in [0, 65] {
+            assert_eq!(
+                error_of(&with(&[("multipartuploadmaxconcurrency", Value::Int(n))])),
+                format!(
+                    "the multipartuploadmaxconcurrency {n} parameter should be a number \
+                     between 1 and 64 (inclusive)"
+                )
+            );
+        }
         assert_eq!(
             error_of(&with(&[("encrypt", text("yes"))])),
             "the encrypt parameter should be a boolean"

@@ -3,6 +3,7 @@
 //! interpretation. No I/O of its own.
 
 use std::cell::{Cell, RefCell};
+use std::rc::Rc;
 
 use crate::cloudfront::{CloudFrontOptions, IpFilter, IpRanges, client_ip, split_url};
 use crate::config::{Config, Value};
@@ -339,7 +340,6 @@ impl<T: Transport> S3Driver<T> {
         first_attempt: u32,
         mut accept: impl FnMut(Response<T::Body>) -> Result<R>,
     ) -> Result<R> {
-        let policy = self.config.retry;
         let mut attempt = first_attempt.max(1);
         loop {
             let outcome = self.send_once(req, body, attempt).and_then(|resp| {
@@ -349,16 +349,24 @@ impl<T: Transport> S3Driver<T> {
                 accept(resp)
             });
             match outcome {
-                Err(e) if attempt < policy.max_attempts && retry::retryable(&e) => {
-                    let mut jitter = self.jitter.get();
-                    let wait = policy.delay(attempt, jitter.next_u64());
-                    self.jitter.set(jitter);
-                    self.transport.sleep(wait);
-                    attempt += 1;
-                }
+                Err(e) if self.back_off(attempt, &e) => attempt += 1,
                 other => return other,
             }
         }
+    }
+
+    /// Whether `error`, met on attempt `attempt`, deserves another; if so,
+    /// waits the jittered backoff first.
+    pub(crate) fn back_off(&self, attempt: u32, error: &Error) -> bool {
+        let policy = self.config.retry;
+        if attempt >= policy.max_attempts || !retry::retryable(error) {
+            return false;
+        }
+        let mut jitter = self.jitter.get();
+        let wait = policy.delay(attempt, jitter.next_u64());
+        self.jitter.set(jitter);
+        self.transport.sleep(wait);
+        true
     }
 
     /// Turns an error reply into the driver's error, reading its body.
@@ -487,16 +495,55 @@ impl<T: Transport> S3Driver<T> {
         let req = self
             .requests
             .upload_part(key, upload_id, number, data.len());
-        self.exchange(op, &req, data, 1, |mut resp| {
-            if !(200..300).contains(&resp.status) {
-                return Err(Self::reply_error(op, resp));
-            }
-            let etag = resp.header("etag").map(str::to_owned).ok_or_else(|| {
-                Error::MalformedResponse(format!("{op}: UploadPart reply without ETag"))
-            })?;
-            resp.body.read_to_end(ERROR_BODY_LIMIT)?;
-            Ok(etag)
-        })
+        self.exchange(op, &req, data, 1, |resp| Self::part_etag(op, resp))
+    }
+
+    /// Starts uploading part `number` without waiting: the writer keeps
+    /// several under way and collects them with [`Self::finish_part`].
+    pub(crate) fn begin_part(
+        &self,
+        key: &str,
+        upload_id: &str,
+        number: u32,
+        data: Rc<Vec<u8>>,
+        attempt: u32,
+    ) -> Result<T::Pending> {
+        let mut req = self
+            .requests
+            .upload_part(key, upload_id, number, data.len());
+        req.header(
+            "amz-sdk-request",
+            format!("attempt={attempt}; max={}", self.config.retry.max_attempts),
+        );
+        let now = UtcDateTime::now();
+        self.signer(now)?.sign_request(now, &mut req, &data);
+        self.transport.begin(&req, data)
+    }
+
+    /// Hands part bodies to the host; see [`Transport::drive`].
+    pub(crate) fn drive(&self, pending: &mut [&mut T::Pending], wait: bool) -> Vec<usize> {
+        self.transport.drive(pending, wait)
+    }
+
+    /// The ETag of a part started by [`Self::begin_part`], or why it failed.
+    pub(crate) fn finish_part(&self, op: &str, pending: T::Pending) -> Result<String> {
+        let resp = self.transport.complete(pending)?;
+        if retry::retryable_status(resp.status) || resp.status == 400 {
+            return Err(Self::reply_error(op, resp));
+        }
+        Self::part_etag(op, resp)
+    }
+
+    /// An UploadPart reply's ETag, draining the reply.
+    fn part_etag(op: &str, mut resp: Response<T::Body>) -> Result<String> {
+        if !(200..300).contains(&resp.status) {
+            return Err(Self::reply_error(op, resp));
+        }
+        let etag = resp.header("etag").map(str::to_owned).ok_or_else(|| {
+            Error::MalformedResponse(format!("{op}: UploadPart reply without ETag"))
+        })?;
+        resp.body.read_to_end(ERROR_BODY_LIMIT)?;
+        Ok(etag)
     }
 
     /// Copies bytes `range` (inclusive) of `source_key` into part `number`.
@@ -693,7 +740,7 @@ impl<T: Transport> S3Driver<T> {
                     format!("attempt=1; max={}", self.config.retry.max_attempts),
                 );
                 signer.sign_request(now, &mut req, &[]);
-                requests.push((req, Vec::new()));
+                requests.push(req);
                 first = last + 1;
             }
             let mut parts = Vec::with_capacity(requests.len());

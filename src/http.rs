@@ -14,6 +14,8 @@ use wasip2::http::types::{
 use wasip2::io::poll::{Pollable, poll};
 use wasip2::io::streams::{InputStream, OutputStream, StreamError};
 
+use std::rc::Rc;
+
 use crate::error::{Error, Result};
 use crate::transport::{
     Body, DENIED, Request, Response, TLS_CERTIFICATE, TLS_PROTOCOL, Timeouts, Transport,
@@ -99,16 +101,66 @@ fn method(m: &str) -> Method {
     }
 }
 
-/// A request whose head (and body) went out and whose reply is awaited.
-struct InFlight {
-    future: FutureIncomingResponse,
+/// A request whose head went out: its body is handed to the host piece by
+/// piece, then its reply is awaited. Field order is drop order: pollables
+/// and the stream go before the resources they belong to.
+pub struct Pending {
+    reply_ready: Pollable,
+    stream: Option<OutputStream>,
+    body: Option<OutgoingBody>,
+    data: Rc<Vec<u8>>,
+    offset: usize,
     write_error: Option<Error>,
     finished: std::result::Result<(), ErrorCode>,
+    future: FutureIncomingResponse,
+}
+
+impl Pending {
+    /// Writes what the host takes now; true once the body is handed over.
+    fn pump(&mut self) -> bool {
+        let Some(stream) = &self.stream else {
+            return true;
+        };
+        loop {
+            if self.offset == self.data.len() {
+                self.close_body();
+                return true;
+            }
+            let written = stream.check_write().and_then(|room| {
+                let end = self.data.len().min(self.offset + room as usize);
+                if end > self.offset {
+                    stream.write(&self.data[self.offset..end])?;
+                }
+                Ok(end)
+            });
+            match written {
+                Ok(end) if end == self.offset => return false,
+                Ok(end) => self.offset = end,
+                Err(e) => {
+                    self.write_error = Some(stream_failure(e, "sending the request body"));
+                    self.close_body();
+                    return true;
+                }
+            }
+        }
+    }
+
+    /// Ends the body: finished when every byte went, aborted otherwise.
+    fn close_body(&mut self) {
+        self.stream.take();
+        if let Some(body) = self.body.take() {
+            self.finished = OutgoingBody::finish(body, None);
+        }
+    }
 }
 
 impl WasiHttp {
-    /// Sends the head and the body; the reply is collected by [`Self::finish`].
-    fn start(&self, req: &Request, body: &[u8]) -> Result<InFlight> {
+    /// Sends the head; the body, if any, is left to the caller.
+    fn head(
+        &self,
+        req: &Request,
+        body_len: usize,
+    ) -> Result<(FutureIncomingResponse, Option<OutgoingBody>)> {
         let mut fields: Vec<(String, Vec<u8>)> = req
             .headers
             .iter()
@@ -118,12 +170,11 @@ impl WasiHttp {
         // (411 MissingContentLength), even for an empty DELETE.
         let has_length = req.headers.iter().any(|(k, _)| k == "content-length");
         if !has_length && !matches!(req.method, "GET" | "HEAD") {
-            fields.push(("content-length".into(), body.len().to_string().into_bytes()));
+            fields.push(("content-length".into(), body_len.to_string().into_bytes()));
         }
         let headers = Fields::from_list(&fields)
             .map_err(|e| Error::Network(format!("header refused by the host: {e:?}")))?;
         let outgoing = OutgoingRequest::new(headers);
-        let refused = |what: &str| Error::Network(format!("host refused the request {what}"));
         outgoing
             .set_method(&method(req.method))
             .map_err(|_| refused("method"))?;
@@ -142,7 +193,7 @@ impl WasiHttp {
             .map_err(|_| refused("path"))?;
         // An empty body is never taken: the host then sends none (no chunked
         // framing for a GET to wait on), and `content-length: 0` still says so.
-        let out_body = if body.is_empty() {
+        let out_body = if body_len == 0 {
             None
         } else {
             Some(outgoing.body().map_err(|_| refused("body"))?)
@@ -156,30 +207,16 @@ impl WasiHttp {
         // `handle` sends the head; the body follows through the stream.
         let future = outgoing_handler::handle(outgoing, Some(options))
             .map_err(|c| Error::Network(describe(&c)))?;
-        let mut write_error = None;
-        let mut finished = Ok(());
-        if let Some(out_body) = out_body {
-            let stream = out_body.write().map_err(|_| refused("body stream"))?;
-            if let Err(e) = write_all(&stream, body) {
-                write_error = Some(stream_failure(e, "sending the request body"));
-            }
-            drop(stream);
-            finished = OutgoingBody::finish(out_body, None);
-        }
-        Ok(InFlight {
-            future,
-            write_error,
-            finished,
-        })
+        Ok((future, out_body))
     }
 
     /// Collects the reply of a request whose future is ready.
-    fn finish(&self, sent: InFlight) -> Result<Response<WasiBody>> {
-        let InFlight {
-            future,
-            write_error,
-            finished,
-        } = sent;
+    fn finish(
+        &self,
+        future: FutureIncomingResponse,
+        write_error: Option<Error>,
+        finished: std::result::Result<(), ErrorCode>,
+    ) -> Result<Response<WasiBody>> {
         let response = match future.get() {
             Some(Ok(Ok(r))) => r,
             // The host's code says why; a failed body write is only its echo.
@@ -229,8 +266,13 @@ impl WasiHttp {
     }
 }
 
+fn refused(what: &str) -> Error {
+    Error::Network(format!("host refused the request {what}"))
+}
+
 impl Transport for WasiHttp {
     type Body = WasiBody;
+    type Pending = Pending;
 
     fn set_timeouts(&mut self, timeouts: Timeouts) {
         self.timeouts = timeouts;
@@ -241,55 +283,81 @@ impl Transport for WasiHttp {
         wasip2::clocks::monotonic_clock::subscribe_duration(nanos).block();
     }
 
+    /// Writes the body straight from the caller's slice, so a large
+    /// `put-content` is never copied.
     fn send(&self, req: &Request, body: &[u8]) -> Result<Response<WasiBody>> {
-        let sent = self.start(req, body)?;
-        sent.future.subscribe().block();
-        self.finish(sent)
+        let (future, out_body) = self.head(req, body.len())?;
+        let mut write_error = None;
+        let mut finished = Ok(());
+        if let Some(out_body) = out_body {
+            let stream = out_body.write().map_err(|_| refused("body stream"))?;
+            if let Err(e) = write_all(&stream, body) {
+                write_error = Some(stream_failure(e, "sending the request body"));
+            }
+            drop(stream);
+            finished = OutgoingBody::finish(out_body, None);
+        }
+        future.subscribe().block();
+        self.finish(future, write_error, finished)
     }
 
-    /// Keeps up to `limit` requests in flight, waiting on all their response
-    /// futures at once with `wasi:io/poll`; each finished one frees a slot.
-    fn send_many(
-        &self,
-        requests: &[(Request, Vec<u8>)],
-        limit: usize,
-    ) -> Vec<Result<Response<WasiBody>>> {
-        let mut results: Vec<Option<Result<Response<WasiBody>>>> =
-            requests.iter().map(|_| None).collect();
-        let mut next = 0;
-        let mut flying: Vec<(usize, InFlight, Pollable)> = Vec::new();
-        while next < requests.len() || !flying.is_empty() {
-            while next < requests.len() && flying.len() < limit.max(1) {
-                let (req, body) = &requests[next];
-                match self.start(req, body) {
-                    Ok(sent) => {
-                        let pollable = sent.future.subscribe();
-                        flying.push((next, sent, pollable));
-                    }
-                    Err(e) => results[next] = Some(Err(e)),
+    fn begin(&self, req: &Request, data: Rc<Vec<u8>>) -> Result<Pending> {
+        let (future, body) = self.head(req, data.len())?;
+        let stream = match &body {
+            Some(b) => Some(b.write().map_err(|_| refused("body stream"))?),
+            None => None,
+        };
+        Ok(Pending {
+            reply_ready: future.subscribe(),
+            stream,
+            body,
+            data,
+            offset: 0,
+            write_error: None,
+            finished: Ok(()),
+            future,
+        })
+    }
+
+    /// One `wasi:io/poll` over every body stream still being written and
+    /// every reply; a request whose reply came early (a 403 before the body
+    /// was read) stops being written to.
+    fn drive(&self, pending: &mut [&mut Pending], wait: bool) -> Vec<usize> {
+        loop {
+            let mut ready = Vec::new();
+            let mut writing = false;
+            for (i, p) in pending.iter_mut().enumerate() {
+                if p.reply_ready.ready() {
+                    p.close_body();
+                    ready.push(i);
+                } else if !p.pump() {
+                    writing = true;
                 }
-                next += 1;
             }
-            if flying.is_empty() {
-                continue;
+            if !writing && (!wait || !ready.is_empty() || pending.is_empty()) {
+                return ready;
             }
-            let ready = {
-                let pollables: Vec<&Pollable> = flying.iter().map(|(_, _, p)| p).collect();
-                poll(&pollables)
-            };
-            // Remove from the back so earlier indices stay valid.
-            let mut ready: Vec<usize> = ready.into_iter().map(|i| i as usize).collect();
-            ready.sort_unstable_by(|a, b| b.cmp(a));
-            for i in ready {
-                let (index, sent, pollable) = flying.swap_remove(i);
-                drop(pollable);
-                results[index] = Some(self.finish(sent));
-            }
+            let subscriptions: Vec<Pollable> = pending
+                .iter()
+                .filter_map(|p| p.stream.as_ref().map(OutputStream::subscribe))
+                .collect();
+            let mut pollables: Vec<&Pollable> = subscriptions.iter().collect();
+            pollables.extend(pending.iter().map(|p| &p.reply_ready));
+            poll(&pollables);
         }
-        results
-            .into_iter()
-            .map(|r| r.unwrap_or_else(|| Err(Error::Network("request never sent".into()))))
-            .collect()
+    }
+
+    fn complete(&self, mut pending: Pending) -> Result<Response<WasiBody>> {
+        pending.close_body();
+        let Pending {
+            reply_ready,
+            future,
+            write_error,
+            finished,
+            ..
+        } = pending;
+        drop(reply_ready);
+        self.finish(future, write_error, finished)
     }
 }
 

@@ -2,6 +2,8 @@
 //! response with a streamed body, and the [`Transport`] trait that `http.rs`
 //! implements with `wasi:http`.
 
+use std::rc::Rc;
+
 use crate::error::Result;
 use crate::sign::v4::canonical_query;
 
@@ -136,15 +138,58 @@ pub trait Transport {
     /// Sends `request` with `body` and waits for the response head.
     fn send(&self, request: &Request, body: &[u8]) -> Result<Response<Self::Body>>;
 
-    /// Sends every request with at most `limit` in flight at once; the
-    /// results come back in the requests' order. The default sends them one
-    /// after another.
-    fn send_many(
-        &self,
-        requests: &[(Request, Vec<u8>)],
-        limit: usize,
-    ) -> Vec<Result<Response<Self::Body>>> {
-        let _ = limit;
-        requests.iter().map(|(r, b)| self.send(r, b)).collect()
+    /// A request under way, started by [`Self::begin`].
+    type Pending;
+
+    /// Sends `request`'s head and returns at once; the body is handed to the
+    /// host by [`Self::drive`], so several requests can be under way at once
+    /// (parallel part uploads, multipart copies).
+    fn begin(&self, request: &Request, body: Rc<Vec<u8>>) -> Result<Self::Pending>;
+
+    /// Hands body bytes to the host until every body in `pending` has been
+    /// handed over (so none stalls while the caller is away), then, with
+    /// `wait`, until at least one reply head is ready. Returns the indices of
+    /// the requests whose reply is ready.
+    fn drive(&self, pending: &mut [&mut Self::Pending], wait: bool) -> Vec<usize>;
+
+    /// The reply of a request that [`Self::drive`] reported ready.
+    fn complete(&self, pending: Self::Pending) -> Result<Response<Self::Body>>;
+
+    /// Sends every bodiless request with at most `limit` in flight at once;
+    /// the results come back in the requests' order.
+    fn send_many(&self, requests: &[Request], limit: usize) -> Vec<Result<Response<Self::Body>>> {
+        let empty = Rc::new(Vec::new());
+        let mut results: Vec<Option<Result<Response<Self::Body>>>> =
+            requests.iter().map(|_| None).collect();
+        let mut next = 0;
+        let mut flying: Vec<(usize, Self::Pending)> = Vec::new();
+        while next < requests.len() || !flying.is_empty() {
+            while next < requests.len() && flying.len() < limit.max(1) {
+                match self.begin(&requests[next], empty.clone()) {
+                    Ok(p) => flying.push((next, p)),
+                    Err(e) => results[next] = Some(Err(e)),
+                }
+                next += 1;
+            }
+            if flying.is_empty() {
+                continue;
+            }
+            let mut ready = {
+                let mut refs: Vec<&mut Self::Pending> = flying.iter_mut().map(|(_, p)| p).collect();
+                self.drive(&mut refs, true)
+            };
+            // Remove from the back so earlier indices stay valid.
+            ready.sort_unstable_by(|a, b| b.cmp(a));
+            for i in ready {
+                let (index, pending) = flying.swap_remove(i);
+                results[index] = Some(self.complete(pending));
+            }
+        }
+        results
+            .into_iter()
+            .map(|r| {
+                r.unwrap_or_else(|| Err(crate::error::Error::Network("request never sent".into())))
+            })
+            .collect()
     }
 }

@@ -10,7 +10,15 @@
 //! which the reference loses), copies the object back in whole `chunksize`
 //! parts with UploadPartCopy, and re-reads the short remainder into its buffer.
 //! Objects over 5 GiB resume too, since no single copy exceeds `chunksize`.
+//!
+//! Up to `multipartuploadmaxconcurrency` parts are under way at once. Each
+//! keeps its bytes until the server confirms it, and parts are counted as
+//! uploaded only in order, so `size` and a resume see a contiguous prefix.
+//! A part that fails for good sends every unconfirmed part's bytes back to
+//! the front of the buffer: nothing accepted is lost, and the next call
+//! uploads them again under the same part numbers.
 
+use std::collections::VecDeque;
 use std::rc::Rc;
 
 use crate::config::MIN_CHUNK_SIZE;
@@ -28,6 +36,21 @@ struct UploadedPart {
     size: u64,
 }
 
+/// A part under way, or confirmed but behind one that is not.
+struct Flight<P> {
+    number: u32,
+    data: Rc<Vec<u8>>,
+    attempt: u32,
+    state: FlightState<P>,
+}
+
+enum FlightState<P> {
+    Sending(P),
+    /// Failed before its request went out (signing, the host's refusal).
+    Failed(Error),
+    Done(String),
+}
+
 /// A writer on one path.
 pub struct Writer<T: Transport> {
     driver: Rc<S3Driver<T>>,
@@ -37,6 +60,10 @@ pub struct Writer<T: Transport> {
     parts: Vec<UploadedPart>,
     /// Bytes in `parts` (what `size` reports, as the reference does).
     uploaded: u64,
+    /// Parts after `parts`, in part-number order.
+    flights: VecDeque<Flight<T::Pending>>,
+    /// Most entries in `flights`.
+    concurrency: usize,
     buf: Vec<u8>,
     chunk: usize,
     closed: bool,
@@ -52,11 +79,14 @@ impl<T: Transport> Writer<T> {
         let key = driver.keys().key(path);
         let op = format!("writer {path}");
         let chunk = driver.config().chunk_size as usize;
+        let concurrency = driver.config().upload_max_concurrency as usize;
         let mut w = Writer {
             path: path.to_owned(),
             upload_id: String::new(),
             parts: Vec::new(),
             uploaded: 0,
+            flights: VecDeque::new(),
+            concurrency,
             buf: Vec::new(),
             chunk,
             closed: false,
@@ -69,9 +99,14 @@ impl<T: Transport> Writer<T> {
             match w.driver.find_upload(&op, &w.key)? {
                 Some(id) => {
                     let parts = w.driver.list_parts(&op, &w.key, &id)?;
+                    // Parts go up in parallel, so a writer that died may have
+                    // left a gap; only the parts before it count, and later
+                    // ones are overwritten as the upload goes on.
                     w.parts = parts
                         .into_iter()
-                        .map(|p| UploadedPart {
+                        .enumerate()
+                        .take_while(|(i, p)| p.part_number as usize == i + 1)
+                        .map(|(_, p)| UploadedPart {
                             number: p.part_number,
                             etag: p.etag,
                             size: p.size,
@@ -129,16 +164,32 @@ impl<T: Transport> Writer<T> {
         self.uploaded
     }
 
-    /// Appends `data`, uploading every full `chunksize` part.
+    /// Appends `data`, starting an upload of every full `chunksize` part.
+    /// Returns once every started part's bytes are with the host; it waits
+    /// for replies only when `concurrency` parts are already under way. On
+    /// an error every byte stays buffered, this call's included.
     pub fn write(&mut self, data: &[u8]) -> Result<u64> {
         self.check_open()?;
         if self.parts.iter().any(|p| p.size != self.chunk as u64) {
             self.restart_with_uniform_parts()?;
         }
-        self.buf.extend_from_slice(data);
-        while self.buf.len() >= self.chunk {
-            self.upload_buffered(self.chunk)?;
+        let mut rest = data;
+        while !rest.is_empty() || self.buf.len() >= self.chunk {
+            if self.buf.capacity() == 0 {
+                // One allocation of exactly one part: never a doubling.
+                self.buf.reserve_exact(self.chunk);
+            }
+            let take = self.chunk.saturating_sub(self.buf.len()).min(rest.len());
+            self.buf.extend_from_slice(&rest[..take]);
+            rest = &rest[take..];
+            if self.buf.len() >= self.chunk
+                && let Err(e) = self.launch(self.chunk)
+            {
+                self.buf.extend_from_slice(rest);
+                return Err(e);
+            }
         }
+        self.settle(false)?;
         Ok(data.len() as u64)
     }
 
@@ -146,33 +197,155 @@ impl<T: Transport> Writer<T> {
         format!("{what} {}", self.path)
     }
 
-    /// Uploads the first `n` buffered bytes as the next part.
-    fn upload_buffered(&mut self, n: usize) -> Result<()> {
-        let number = self.parts.len() as u32 + 1;
-        let etag = self.driver.upload_part(
-            &self.op("writer"),
-            &self.key,
-            &self.upload_id,
+    /// Starts uploading the first `n` buffered bytes as the next part, first
+    /// waiting for a free slot.
+    fn launch(&mut self, n: usize) -> Result<()> {
+        while self.flights.len() >= self.concurrency.max(1) {
+            self.settle(true)?;
+        }
+        let data = if n == self.buf.len() {
+            std::mem::take(&mut self.buf)
+        } else {
+            let rest = self.buf.split_off(n);
+            std::mem::replace(&mut self.buf, rest)
+        };
+        let number = (self.parts.len() + self.flights.len()) as u32 + 1;
+        let data = Rc::new(data);
+        let state = self.begin(number, &data, 1);
+        self.flights.push_back(Flight {
             number,
-            &self.buf[..n],
-        )?;
-        self.parts.push(UploadedPart {
-            number,
-            etag,
-            size: n as u64,
+            data,
+            attempt: 1,
+            state,
         });
-        self.uploaded += n as u64;
-        self.buf.drain(..n);
         Ok(())
     }
 
-    /// Uploads whatever is buffered as one (possibly short) part.
+    fn begin(&self, number: u32, data: &Rc<Vec<u8>>, attempt: u32) -> FlightState<T::Pending> {
+        match self
+            .driver
+            .begin_part(&self.key, &self.upload_id, number, data.clone(), attempt)
+        {
+            Ok(p) => FlightState::Sending(p),
+            Err(e) => FlightState::Failed(e),
+        }
+    }
+
+    /// Hands part bodies to the host and takes in the replies that are
+    /// ready; with `wait`, until at least one slot frees up. Failed parts are
+    /// sent again after a backoff; a part out of attempts fails the call.
+    fn settle(&mut self, wait: bool) -> Result<()> {
+        let before = self.flights.len();
+        loop {
+            let failed = self.has_failed();
+            let ready = {
+                let mut sending: Vec<&mut T::Pending> = Vec::new();
+                let mut index = Vec::new();
+                for (i, f) in self.flights.iter_mut().enumerate() {
+                    if let FlightState::Sending(p) = &mut f.state {
+                        sending.push(p);
+                        index.push(i);
+                    }
+                }
+                let block = wait && !sending.is_empty() && !failed;
+                let ready = self.driver.drive(&mut sending, block);
+                ready.into_iter().map(|r| index[r]).collect::<Vec<_>>()
+            };
+            let op = self.op("writer");
+            for i in ready {
+                let flight = &mut self.flights[i];
+                let FlightState::Sending(p) = std::mem::replace(
+                    &mut flight.state,
+                    FlightState::Failed(Error::Network(String::new())),
+                ) else {
+                    unreachable!("only sending flights are driven");
+                };
+                flight.state = match self.driver.finish_part(&op, p) {
+                    Ok(etag) => FlightState::Done(etag),
+                    Err(e) => FlightState::Failed(e),
+                };
+            }
+            self.retry_failed()?;
+            while let Some(Flight {
+                state: FlightState::Done(_),
+                ..
+            }) = self.flights.front()
+            {
+                let f = self.flights.pop_front().expect("front exists");
+                let FlightState::Done(etag) = f.state else {
+                    unreachable!("checked above")
+                };
+                self.uploaded += f.data.len() as u64;
+                self.parts.push(UploadedPart {
+                    number: f.number,
+                    etag,
+                    size: f.data.len() as u64,
+                });
+            }
+            if !wait || self.flights.len() < before || self.flights.is_empty() {
+                return Ok(());
+            }
+        }
+    }
+
+    fn has_failed(&self) -> bool {
+        self.flights
+            .iter()
+            .any(|f| matches!(f.state, FlightState::Failed(_)))
+    }
+
+    /// Starts failed parts again while they have attempts left; otherwise
+    /// gives up on every unconfirmed part and returns the error.
+    fn retry_failed(&mut self) -> Result<()> {
+        for i in 0..self.flights.len() {
+            let FlightState::Failed(e) = &self.flights[i].state else {
+                continue;
+            };
+            if self.driver.back_off(self.flights[i].attempt, e) {
+                let f = &self.flights[i];
+                let (number, data, attempt) = (f.number, f.data.clone(), f.attempt + 1);
+                let state = self.begin(number, &data, attempt);
+                let f = &mut self.flights[i];
+                f.attempt = attempt;
+                f.state = state;
+            } else {
+                let FlightState::Failed(e) =
+                    std::mem::replace(&mut self.flights[i].state, FlightState::Done(String::new()))
+                else {
+                    unreachable!("matched above")
+                };
+                self.rebuffer();
+                return Err(e);
+            }
+        }
+        Ok(())
+    }
+
+    /// Drops every unconfirmed part's request and puts its bytes back in
+    /// front of the buffer, in order.
+    fn rebuffer(&mut self) {
+        let flights: Vec<_> = self.flights.drain(..).collect();
+        let held: usize = flights.iter().map(|f| f.data.len()).sum();
+        let mut buf = Vec::with_capacity(held + self.buf.len());
+        for f in flights {
+            drop(f.state);
+            buf.extend_from_slice(&f.data);
+        }
+        buf.append(&mut self.buf);
+        self.buf = buf;
+    }
+
+    /// Uploads whatever is buffered, the last part possibly short, and waits
+    /// until every part is confirmed.
     fn flush_tail(&mut self) -> Result<()> {
         while self.buf.len() >= self.chunk {
-            self.upload_buffered(self.chunk)?;
+            self.launch(self.chunk)?;
         }
         if !self.buf.is_empty() {
-            self.upload_buffered(self.buf.len())?;
+            self.launch(self.buf.len())?;
+        }
+        while !self.flights.is_empty() {
+            self.settle(true)?;
         }
         Ok(())
     }
@@ -259,6 +432,7 @@ impl<T: Transport> Writer<T> {
         self.check_open()?;
         self.cancelled = true;
         self.buf = Vec::new();
+        self.flights.clear();
         self.driver
             .abort_upload(&self.op("cancel"), &self.key, &self.upload_id)
     }

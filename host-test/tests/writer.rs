@@ -8,7 +8,8 @@ use common::*;
 use host_test::raw::RawS3;
 use host_test::s3_server::PageSizes;
 use host_test::{
-    Allowlist, CallError, ConfigValue, Driver, DriverError, EmbeddedS3, OutgoingPolicy,
+    Allowlist, CallError, ConfigValue, Driver, DriverError, EmbeddedS3, Fault, FaultRule,
+    OutgoingPolicy,
 };
 
 fn invalid_state<T: std::fmt::Debug>(r: Result<T, CallError>) -> String {
@@ -174,4 +175,124 @@ async fn multipart_copy_keeps_several_part_copies_in_flight_within_the_bound() {
         assert_eq!(raw.uploads("").await.unwrap(), vec![]);
         d.delete("/dst").await.unwrap();
     }
+}
+
+/// The part count in a multipart ETag (`"<md5>-<parts>"`).
+async fn part_count(raw: &RawS3, key: &str) -> String {
+    let head = raw.get(key).await.unwrap();
+    let etag = head.header("etag").unwrap_or_default();
+    etag.trim_matches('"')
+        .rsplit_once('-')
+        .map(|(_, n)| n.to_owned())
+        .unwrap_or_else(|| panic!("not a multipart ETag: {etag}"))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn parallel_parts_stay_within_the_bound_and_keep_uniform_sizes() {
+    for concurrency in [1i64, 3] {
+        let (d, s) = driver_with(&[
+            ("chunksize", ConfigValue::Integer(5 << 20)),
+            (
+                "multipartuploadmaxconcurrency",
+                ConfigValue::Integer(concurrency),
+            ),
+        ])
+        .await;
+        let raw = RawS3::from_params(&s.params()).unwrap();
+        let data = bytes(40 * MIB + 3);
+        let mut w = d.writer("/blob", false).await.unwrap();
+        // One call holding eight parts: the writer starts them without
+        // waiting for replies until `concurrency` are under way.
+        w.write(&data).await.unwrap();
+        w.commit().await.unwrap();
+        assert_eq!(d.get_content("/blob").await.unwrap(), data);
+        assert_eq!(part_count(&raw, "blob").await, "9");
+        let max = d.http_stats().max_in_flight;
+        // No part can finish before the writer hands over its body, which
+        // it does only after starting as many as it may.
+        assert_eq!(max, concurrency as u64, "requests in flight");
+        assert_eq!(raw.uploads("").await.unwrap(), vec![]);
+        d.delete("/blob").await.unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_part_that_fails_for_good_loses_no_byte() {
+    let (d, s) = driver_with(&[
+        ("chunksize", ConfigValue::Integer(5 << 20)),
+        ("multipartuploadmaxconcurrency", ConfigValue::Integer(3)),
+        ("maxattempts", ConfigValue::Integer(2)),
+        ("retrybasedelay", text("10ms")),
+    ])
+    .await;
+    let raw = RawS3::from_params(&s.params()).unwrap();
+    let data = bytes(17 * MIB);
+    let mut w = d.writer("/blob", false).await.unwrap();
+    // Part 2 fails every time while parts 1 and 3 go through.
+    d.policy().inject(
+        FaultRule::every(Fault::Status {
+            status: 500,
+            code: "InternalError".into(),
+        })
+        .path_contains("partNumber=2&"),
+    );
+    // The failure surfaces at `write` or at the next call.
+    let r = match w.write(&data).await {
+        Ok(_) => w.commit().await,
+        Err(e) => Err(e),
+    };
+    match r {
+        Err(CallError::Driver(DriverError::Backend(b))) => {
+            assert_eq!(b.code, "InternalError");
+            assert_eq!(b.status, 500);
+        }
+        other => panic!("expected the part's InternalError, got {other:?}"),
+    }
+    d.policy().clear_faults();
+    // The unconfirmed parts went back into the buffer: committing again
+    // uploads them under the same numbers.
+    w.commit().await.unwrap();
+    assert_eq!(d.get_content("/blob").await.unwrap(), data);
+    assert_eq!(part_count(&raw, "blob").await, "4");
+    d.delete("/blob").await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_resume_counts_only_the_parts_before_a_gap() {
+    let (d, s) = driver_with(&[("chunksize", ConfigValue::Integer(5 << 20))]).await;
+    let raw = RawS3::from_params(&s.params()).unwrap();
+    let data = bytes(15 * MIB + 9);
+    let mut w = d.writer("/blob", false).await.unwrap();
+    w.write(&data[..5 * MIB]).await.unwrap();
+    w.close().await.unwrap();
+    // A writer that died with part 2 lost and part 3 stored: part 3 holds
+    // bytes that were never confirmed to anyone.
+    let (key, id) = raw.uploads("").await.unwrap().remove(0);
+    let stray = vec![0xEEu8; 5 * MIB];
+    let r = raw
+        .send(
+            raw.requests().upload_part(&key, &id, 3, stray.len()),
+            &stray,
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200);
+    let listed = raw
+        .send(raw.requests().list_parts(&key, &id, None), &[])
+        .await
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&listed.body)
+            .matches("<PartNumber>")
+            .count(),
+        2
+    );
+
+    let mut w = d.writer("/blob", true).await.unwrap();
+    assert_eq!(w.size().await.unwrap(), 5 * MIB as u64);
+    w.write(&data[5 * MIB..]).await.unwrap();
+    w.commit().await.unwrap();
+    assert_eq!(d.get_content("/blob").await.unwrap(), data);
+    assert_eq!(part_count(&raw, "blob").await, "4");
+    d.delete("/blob").await.unwrap();
 }
