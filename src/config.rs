@@ -5,6 +5,7 @@ use std::fmt;
 
 use crate::error::{Error, Result};
 use crate::sign::Credentials;
+use crate::sign::v4::PayloadSigning;
 
 /// S3's smallest non-final multipart part.
 pub const MIN_CHUNK_SIZE: u64 = 5 << 20;
@@ -79,6 +80,7 @@ const KNOWN: &[&str] = &[
     "multipartcopymaxconcurrency",
     "multipartcopythresholdsize",
     "multipartuploadmaxconcurrency",
+    "payloadsigning",
     "rootdirectory",
     "storageclass",
     "useragent",
@@ -163,6 +165,8 @@ pub struct Config {
     pub multipart_copy_threshold_size: u64,
     /// UploadPart requests a writer keeps in flight.
     pub upload_max_concurrency: u64,
+    /// When SigV4 hashes request bodies.
+    pub payload_signing: PayloadSigning,
     /// Key prefix for every path.
     pub root_directory: String,
     /// Storage class header value; `None` for `NONE`.
@@ -467,6 +471,19 @@ impl Config {
                 1,
                 MAX_UPLOAD_MAX_CONCURRENCY,
             )?,
+            payload_signing: {
+                let raw = p.string("payloadsigning")?;
+                if raw.is_empty() {
+                    PayloadSigning::Auto
+                } else {
+                    PayloadSigning::parse(&raw).ok_or_else(|| {
+                        Error::InvalidConfig(format!(
+                            "the payloadsigning parameter must be one of [auto signed unsigned], \
+                             {raw} invalid"
+                        ))
+                    })?
+                }
+            },
             root_directory: p.string("rootdirectory")?,
             storage_class,
             object_acl,
@@ -582,6 +599,7 @@ mod tests {
         assert_eq!(c.multipart_copy_max_concurrency, 100);
         assert_eq!(c.multipart_copy_threshold_size, 32 << 20);
         assert_eq!(c.upload_max_concurrency, DEFAULT_UPLOAD_MAX_CONCURRENCY);
+        assert_eq!(c.payload_signing, PayloadSigning::Auto);
         assert_eq!(c.log_level, "off");
         assert!(c.warnings.is_empty());
     }
@@ -614,6 +632,10 @@ mod tests {
         assert_eq!(
             error_of(&with(&[("chunksize", Value::Float(5242880.0))])),
             "chunksize parameter must be an integer, 5242880 invalid"
+        );
+        assert_eq!(
+            error_of(&with(&[("payloadsigning", text("sometimes"))])),
+            "the payloadsigning parameter must be one of [auto signed unsigned], sometimes invalid"
         );
         for n in [0, 65] {
             assert_eq!(

@@ -169,7 +169,7 @@ pub struct S3Driver<T: Transport> {
     transport: T,
     jitter: Cell<Jitter>,
     /// The SigV4 signer of the current credentials (with its day key).
-    v4_signer: RefCell<Option<Signer>>,
+    v4_signer: RefCell<Option<Rc<Signer>>>,
 }
 
 impl<T: Transport> S3Driver<T> {
@@ -451,7 +451,12 @@ impl<T: Transport> S3Driver<T> {
             let mut cached = self.v4_signer.borrow_mut();
             match &*cached {
                 Some(s) if *s.credentials() == credentials => {}
-                _ => *cached = Some(Signer::new(credentials, &self.config.region, "s3")),
+                _ => {
+                    *cached = Some(Rc::new(
+                        Signer::new(credentials, &self.config.region, "s3")
+                            .with_payload_signing(self.config.payload_signing),
+                    ))
+                }
             }
             RequestSigner::V4(cached.as_ref().expect("set above").clone())
         } else {

@@ -79,7 +79,8 @@ impl RawS3 {
             .wrap_connector(http);
         Ok(Self {
             requests: Requests::new(endpoint.clone(), &cfg),
-            signer: Signer::new(cfg.credentials.clone(), &cfg.region, "s3"),
+            signer: Signer::new(cfg.credentials.clone(), &cfg.region, "s3")
+                .with_payload_signing(cfg.payload_signing),
             endpoint,
             client: Client::builder(TokioExecutor::new()).build(connector),
         })

@@ -2,7 +2,8 @@
 //! (plain HTTP), SigV4 with `UNSIGNED-PAYLOAD` (HTTPS), SigV2 over both, and
 //! presigned GET/HEAD in both versions (the ported suite's redirect case runs
 //! them too). A wrong secret and an unknown key surface as access-denied with
-//! the server's code and request id.
+//! the server's code and request id. `payloadsigning` turns the default
+//! around: `UNSIGNED-PAYLOAD` over HTTP and a signed payload over HTTPS.
 //!
 //! radosgw runs when `RADOSGW_ENDPOINT` (and `RADOSGW_TLS_ENDPOINT` for HTTPS)
 //! are set, as `.ci/run` does.
@@ -118,6 +119,12 @@ fn with(params: &[(String, ConfigValue)], v4: bool) -> Vec<(String, ConfigValue)
     p
 }
 
+fn payload(params: &[(String, ConfigValue)], mode: &str) -> Vec<(String, ConfigValue)> {
+    let mut p = params.to_vec();
+    p.push(("payloadsigning".into(), text(mode)));
+    p
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn embedded_server_every_mode() {
     let http = EmbeddedS3::start_temp().await.unwrap();
@@ -139,6 +146,18 @@ async fn embedded_server_every_mode() {
         .await;
         refusals(&with(&http.params(), v4), false, &format!("s3s {mode}")).await;
     }
+    basic_operations(
+        &payload(&http.params(), "unsigned"),
+        false,
+        "s3s http unsigned",
+    )
+    .await;
+    basic_operations(
+        &payload(&https.params(), "signed"),
+        false,
+        "s3s https signed",
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -161,4 +180,6 @@ async fn radosgw_every_mode() {
         basic_operations(&with(&https, v4), false, &format!("radosgw https {mode}")).await;
         refusals(&with(&http, v4), true, &format!("radosgw {mode}")).await;
     }
+    basic_operations(&payload(&http, "unsigned"), false, "radosgw http unsigned").await;
+    basic_operations(&payload(&https, "signed"), false, "radosgw https signed").await;
 }

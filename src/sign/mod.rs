@@ -65,7 +65,7 @@ impl fmt::Debug for Credentials {
 #[derive(Debug, Clone)]
 pub enum RequestSigner {
     /// AWS Signature Version 4.
-    V4(v4::Signer),
+    V4(std::rc::Rc<v4::Signer>),
     /// AWS Signature Version 2; the bucket is named for virtual-hosted requests.
     V2 {
         /// The signer.

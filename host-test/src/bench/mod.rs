@@ -1,6 +1,7 @@
 //! `s3-driver bench`: figures printed as tables, never asserted.
 
 pub mod host;
+pub mod native;
 pub mod workloads;
 
 /// A plain-text table with aligned columns.

@@ -1,12 +1,14 @@
 //! The reference suite's benchmark workloads and ours, each run through the
-//! component and through the raw ceiling (the same signing code, natively,
-//! over a pooled hyper client, no wasm), on the same server in the same run.
+//! component, through a native Rust S3 client (object_store), and through
+//! the raw ceiling (the same signing code, natively, over a pooled hyper
+//! client, no wasm), on the same server in the same run.
 
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
 
 use super::Table;
+use super::native::Native;
 use crate::raw::RawS3;
 use crate::{ConfigValue, Driver};
 
@@ -81,7 +83,7 @@ struct Line {
 struct Bench<'a> {
     d: &'a Driver,
     table: Table,
-    /// Component ops/s of the last workload, for the ratio.
+    /// Component ops/s of the current workload, for the ratios.
     last_component: f64,
 }
 
@@ -161,14 +163,46 @@ impl Bench<'_> {
         F: FnOnce() -> Fut,
         Fut: std::future::Future<Output = anyhow::Result<()>>,
     {
+        let requests = Some(requests * ops as u64);
+        self.other(workload, "raw ceiling", ops, bytes, requests, f)
+            .await
+    }
+
+    /// Times `f` on object_store, whose requests this host cannot count.
+    async fn native<F, Fut>(
+        &mut self,
+        workload: &str,
+        ops: usize,
+        bytes: usize,
+        f: F,
+    ) -> anyhow::Result<()>
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = anyhow::Result<()>>,
+    {
+        self.other(workload, NATIVE, ops, bytes, None, f).await
+    }
+
+    async fn other<F, Fut>(
+        &mut self,
+        workload: &str,
+        client: &str,
+        ops: usize,
+        bytes: usize,
+        requests: Option<u64>,
+        f: F,
+    ) -> anyhow::Result<()>
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = anyhow::Result<()>>,
+    {
         reset_peak_rss();
         let started = Instant::now();
-        f().await.with_context(|| format!("{workload} raw"))?;
+        f().await.with_context(|| format!("{workload} {client}"))?;
         let elapsed = started.elapsed();
-        let requests = Some(requests * ops as u64);
         self.row(
             workload,
-            "raw ceiling",
+            client,
             Line {
                 ops,
                 bytes,
@@ -180,6 +214,9 @@ impl Bench<'_> {
         Ok(())
     }
 }
+
+/// The native client's name in the table.
+const NATIVE: &str = "object_store";
 
 /// The length of a whole object read back (an empty one answers 416 to the
 /// driver's `Range: bytes=0-`).
@@ -264,6 +301,7 @@ pub async fn run(
     o: &Options,
 ) -> anyhow::Result<Table> {
     let raw = RawS3::from_params(params)?;
+    let native = Native::from_params(params)?;
     let chunk = s3_storage_driver::config::Config::from_params(&crate::raw::core_params(params))
         .map_err(|e| anyhow::anyhow!("{e}"))?
         .chunk_size as usize;
@@ -284,7 +322,7 @@ pub async fn run(
             "client",
             "ops/s",
             "MB/s",
-            "component/raw",
+            "component/this",
             "requests/op",
             "peak RSS MiB",
         ]),
@@ -305,6 +343,15 @@ pub async fn run(
             Ok(())
         })
         .await?;
+        b.native(&w, n, 2 * n * size, || async {
+            for i in 0..n {
+                let k = key(&format!("/bench/putget-native/{i}"));
+                native.put(&k, &data).await?;
+                anyhow::ensure!(native.get(&k).await?.len() == size);
+            }
+            Ok(())
+        })
+        .await?;
         b.raw(&w, n, 2 * n * size, 2, || async {
             for i in 0..n {
                 let k = key(&format!("/bench/putget-raw/{i}"));
@@ -319,6 +366,14 @@ pub async fn run(
         b.component(&w, n, 2 * n * size, || async {
             for i in 0..n {
                 stream_round_trip(d, &format!("/bench/stream/{i}"), &data).await?;
+            }
+            Ok(())
+        })
+        .await?;
+        b.native(&w, n, 2 * n * size, || async {
+            for i in 0..n {
+                let k = key(&format!("/bench/stream-native/{i}"));
+                anyhow::ensure!(native.stream_round_trip(&k, &data).await? == size);
             }
             Ok(())
         })
@@ -344,6 +399,13 @@ pub async fn run(
         b.component(&w, rounds, 0, || async {
             for _ in 0..rounds {
                 anyhow::ensure!(d.list(&dir).await?.len() == files);
+            }
+            Ok(())
+        })
+        .await?;
+        b.native(&w, rounds, 0, || async {
+            for _ in 0..rounds {
+                anyhow::ensure!(native.list(&key(&dir)).await? == files);
             }
             Ok(())
         })
@@ -393,6 +455,27 @@ pub async fn run(
                 rss: None,
             },
         );
+        let mut native_time = Duration::ZERO;
+        for r in 0..del_rounds {
+            let dir = key(&format!("/bench/delnative{files}-{r}"));
+            for i in 0..files {
+                native.put(&format!("{dir}/{i}"), b"x").await?;
+            }
+            let started = Instant::now();
+            anyhow::ensure!(native.delete_prefix(&dir).await? == files);
+            native_time += started.elapsed();
+        }
+        b.row(
+            &w,
+            NATIVE,
+            Line {
+                ops: del_rounds,
+                bytes: 0,
+                elapsed: native_time,
+                requests: None,
+                rss: None,
+            },
+        );
         let mut raw_time = Duration::ZERO;
         for r in 0..del_rounds {
             let keys: Vec<String> = (0..files)
@@ -428,6 +511,13 @@ pub async fn run(
     })
     .await?;
     let k = key("/bench/stat");
+    b.native("Stat", rounds * 5, 0, || async {
+        for _ in 0..rounds * 5 {
+            native.head(&k).await?;
+        }
+        Ok(())
+    })
+    .await?;
     b.raw("Stat", rounds * 5, 0, 1, || async {
         for _ in 0..rounds * 5 {
             ok(
@@ -454,6 +544,11 @@ pub async fn run(
     b.component(&w, 1, 0, || async {
         let all = d.walk_all(&walk_dir, None).await?;
         anyhow::ensure!(all.len() >= o.walk_keys);
+        Ok(())
+    })
+    .await?;
+    b.native(&w, 1, 0, || async {
+        anyhow::ensure!(native.walk(&key(&walk_dir)).await? == o.walk_keys);
         Ok(())
     })
     .await?;
@@ -497,6 +592,13 @@ pub async fn run(
         Ok(())
     })
     .await?;
+    let (na, nb) = (key("/bench/move-native/a"), key("/bench/move-native/b"));
+    native.put(&na, &big).await?;
+    b.native(&w, 2, o.big * 2, || async {
+        native.rename(&na, &nb).await?;
+        native.rename(&nb, &na).await
+    })
+    .await?;
     let (ka, kb) = (key("/bench/move-raw/a"), key("/bench/move-raw/b"));
     ok(&raw.put(&ka, &big).await?, "put")?;
     b.raw(&w, 2, o.big * 2, 2, || async {
@@ -521,6 +623,22 @@ pub async fn run(
             let d = d.clone();
             let big = &big;
             async move { stream_round_trip(&d, &format!("/bench/streams/{i}"), big).await }
+        });
+        for r in futures::future::join_all(tasks).await {
+            r?;
+        }
+        Ok(())
+    })
+    .await?;
+    b.native(&w, o.streams, total, || async {
+        let tasks = (0..o.streams).map(|i| {
+            let big = &big;
+            let k = key(&format!("/bench/streams-native/{i}"));
+            let native = &native;
+            async move {
+                anyhow::ensure!(native.stream_round_trip(&k, big).await? == big.len());
+                Ok::<_, anyhow::Error>(())
+            }
         });
         for r in futures::future::join_all(tasks).await {
             r?;
