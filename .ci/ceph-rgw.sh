@@ -68,6 +68,10 @@ keyring = $D/rgw.keyring
 rgw frontends = beast endpoint=127.0.0.1:7480 ssl_endpoint=127.0.0.1:7443 ssl_certificate=$D/rgw.crt ssl_private_key=$D/rgw.key
 rgw data = $D/rgw
 rgw enable usage log = false
+# Deleted objects' data is reclaimed by the garbage collector, by default
+# two hours later: benchmarks writing tens of GiB would fill the 20 GiB OSD.
+rgw gc obj min wait = 10
+rgw gc processor period = 10
 rgw crypt require ssl = false
 rgw crypt s3 kms backend = testing
 rgw crypt s3 kms encryption keys = arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555=$KMS_KEY

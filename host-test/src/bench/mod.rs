@@ -1,8 +1,37 @@
 //! `s3-driver bench`: figures printed as tables, never asserted.
 
 pub mod host;
+pub mod memory;
 pub mod native;
 pub mod workloads;
+
+/// A field of `/proc/self/status` in MiB (Linux only).
+fn status_mib(field: &str) -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let kb: f64 = status
+        .lines()
+        .find(|l| l.starts_with(field))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()?;
+    Some(kb / 1024.0)
+}
+
+/// Peak resident memory since the last reset, in MiB.
+fn peak_rss_mib() -> Option<f64> {
+    status_mib("VmHWM:")
+}
+
+/// Resident memory now, in MiB.
+fn rss_mib() -> Option<f64> {
+    status_mib("VmRSS:")
+}
+
+/// Starts a new peak-RSS window (Linux: `5` to `clear_refs`).
+fn reset_peak_rss() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
 
 /// A plain-text table with aligned columns.
 #[derive(Debug, Clone, Default)]

@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
 
-use super::Table;
 use super::native::Native;
+use super::{Table, peak_rss_mib, reset_peak_rss};
 use crate::raw::RawS3;
 use crate::{ConfigValue, Driver};
 
@@ -39,24 +39,6 @@ impl Default for Options {
             streams: 16,
         }
     }
-}
-
-/// Peak resident memory since the last reset, in MiB (Linux only).
-fn peak_rss_mib() -> Option<f64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let kb: f64 = status
-        .lines()
-        .find(|l| l.starts_with("VmHWM:"))?
-        .split_whitespace()
-        .nth(1)?
-        .parse()
-        .ok()?;
-    Some(kb / 1024.0)
-}
-
-/// Starts a new peak-RSS window (Linux: `5` to `clear_refs`).
-fn reset_peak_rss() {
-    let _ = std::fs::write("/proc/self/clear_refs", "5");
 }
 
 fn content(len: usize) -> Vec<u8> {

@@ -10,7 +10,7 @@ use std::time::Instant;
 use clap::{Parser, Subcommand};
 use host_test::{
     Allowlist, CallError, ConfigValue, Driver, DriverError, EmbeddedS3, Grants, Middleware,
-    OutgoingPolicy, RedirectRequest, Runtime, TlsOptions, config_file,
+    OutgoingPolicy, RedirectRequest, Runtime, TlsOptions, config_file, runtime::ComponentCache,
 };
 use indicatif::{ProgressBar, ProgressStyle};
 use sha2::{Digest, Sha256};
@@ -75,16 +75,20 @@ enum Command {
         only: Option<String>,
     },
     /// Measure the host (compile, precompiled load, hot swap, instantiation,
-    /// a warm call) and the workloads (PutGet, Stream, List, Delete, Stat,
-    /// Walk, Move, concurrent streams) through the component and the raw
+    /// a warm call), the memory of a large streamed upload and download, and
+    /// the workloads (PutGet, Stream, List, Delete, Stat, Walk, Move,
+    /// concurrent streams) through the component, object_store and the raw
     /// ceiling; print the figures.
     Bench {
         /// Samples per figure.
         #[arg(long, default_value_t = 20)]
         rounds: usize,
-        /// Only `host` or only `workloads`.
+        /// Only `memory`, only `host` or only `workloads`.
         #[arg(long)]
         only: Option<String>,
+        /// Size of the memory check's object, in MiB.
+        #[arg(long, default_value_t = 1024)]
+        memory_mib: usize,
         /// Add the 1 GiB PutGet and Stream sizes.
         #[arg(long)]
         full_size: bool,
@@ -210,9 +214,28 @@ async fn open(cli: &Cli) -> Result<(Driver, Option<EmbeddedS3>), Failure> {
     Ok((driver, server))
 }
 
+/// The built-in component, compiled once per build and machine: the
+/// precompiled copy lives in `$S3_DRIVER_CACHE_DIR`, else
+/// `$XDG_CACHE_HOME/s3-driver`, else `~/.cache/s3-driver`. Later runs start
+/// without Cranelift (faster, and its memory never joins the process's).
+fn runtime() -> Result<Runtime, Failure> {
+    let dir = std::env::var_os("S3_DRIVER_CACHE_DIR")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("XDG_CACHE_HOME").map(|d| PathBuf::from(d).join("s3-driver")))
+        .or_else(|| std::env::var_os("HOME").map(|d| PathBuf::from(d).join(".cache/s3-driver")));
+    let loaded = match dir {
+        Some(dir) => Runtime::from_file_cached(
+            std::path::Path::new(host_test::runtime::BUILT_COMPONENT),
+            ComponentCache::new(dir),
+        ),
+        None => Runtime::builtin(),
+    };
+    loaded.map_err(|e| Failure::Usage(format!("{e:#}")))
+}
+
 /// A driver on a resolved configuration, reaching only what it names.
 async fn open_configured(cli: &Cli, t: &Configured) -> Result<Driver, Failure> {
-    let runtime = Runtime::builtin().map_err(|e| Failure::Usage(format!("{e:#}")))?;
+    let runtime = runtime()?;
     let allow = Allowlist::for_config(&t.params, &t.middleware)
         .with_credential_endpoints(&t.params, &t.env);
     let tls = TlsOptions {
@@ -243,7 +266,7 @@ async fn open_configured(cli: &Cli, t: &Configured) -> Result<Driver, Failure> {
 async fn conformance(cli: &Cli, full_size: bool, only: Option<&str>) -> Result<(), Failure> {
     use host_test::conformance::{CASES, Outcome, Quirks, Target, run_case};
     let (Configured { params, .. }, server) = target_params(cli).await?;
-    let runtime = Runtime::builtin().map_err(|e| Failure::Usage(format!("{e:#}")))?;
+    let runtime = runtime()?;
     let name = match &server {
         Some(s) => format!("embedded s3s-fs at {}", s.endpoint()),
         None => text(&params, "regionendpoint").unwrap_or_else(|| "Amazon S3".into()),
@@ -409,18 +432,46 @@ async fn run(cli: Cli) -> Result<(), Failure> {
     if let Command::Bench {
         rounds,
         only,
+        memory_mib,
         full_size,
     } = &cli.command
     {
         let failed = |e: anyhow::Error| Failure::Driver(CallError::Host(format!("{e:#}")));
-        if only.as_deref() != Some("workloads") {
+        let wanted = |what: &str| only.as_deref().is_none_or(|o| o == what);
+        if let Some(o) = only.as_deref()
+            && !["memory", "host", "workloads"].contains(&o)
+        {
+            return Err(Failure::Usage(format!(
+                "--only takes memory, host or workloads, not {o}"
+            )));
+        }
+        // First, while the process holds nothing else: its peak RSS is the figure.
+        if wanted("memory") {
+            let (configured, _server) = target_params(&cli).await?;
+            let driver = open_configured(&cli, &configured).await?;
+            let chunk = s3_storage_driver::config::Config::from_params(
+                &host_test::raw::core_params(&configured.params),
+            )
+            .map_err(|e| Failure::Usage(e.to_string()))?
+            .chunk_size as usize;
+            let table = host_test::bench::memory::run(
+                &driver,
+                "/bench-memory/blob",
+                memory_mib << 20,
+                chunk,
+            )
+            .await
+            .map_err(failed)?;
+            println!("{table}");
+        }
+        if wanted("host") {
             let (Configured { params, .. }, _server) = target_params(&cli).await?;
             let table = host_test::bench::host::run(&params, *rounds)
                 .await
                 .map_err(failed)?;
             println!("{table}");
         }
-        if only.as_deref() != Some("host") {
+        if wanted("workloads") {
             let (configured, _server) = target_params(&cli).await?;
             let driver = open_configured(&cli, &configured).await?;
             let params = configured.params;
