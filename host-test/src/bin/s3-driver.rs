@@ -218,7 +218,7 @@ async fn open(cli: &Cli) -> Result<(Driver, Option<EmbeddedS3>), Failure> {
 /// precompiled copy lives in `$S3_DRIVER_CACHE_DIR`, else
 /// `$XDG_CACHE_HOME/s3-driver`, else `~/.cache/s3-driver`. Later runs start
 /// without Cranelift (faster, and its memory never joins the process's).
-fn runtime() -> Result<Runtime, Failure> {
+fn runtime() -> Result<Runtime, String> {
     let dir = std::env::var_os("S3_DRIVER_CACHE_DIR")
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("XDG_CACHE_HOME").map(|d| PathBuf::from(d).join("s3-driver")))
@@ -230,12 +230,12 @@ fn runtime() -> Result<Runtime, Failure> {
         ),
         None => Runtime::builtin(),
     };
-    loaded.map_err(|e| Failure::Usage(format!("{e:#}")))
+    loaded.map_err(|e| format!("{e:#}"))
 }
 
 /// A driver on a resolved configuration, reaching only what it names.
 async fn open_configured(cli: &Cli, t: &Configured) -> Result<Driver, Failure> {
-    let runtime = runtime()?;
+    let runtime = runtime().map_err(Failure::Usage)?;
     let allow = Allowlist::for_config(&t.params, &t.middleware)
         .with_credential_endpoints(&t.params, &t.env);
     let tls = TlsOptions {
@@ -266,7 +266,7 @@ async fn open_configured(cli: &Cli, t: &Configured) -> Result<Driver, Failure> {
 async fn conformance(cli: &Cli, full_size: bool, only: Option<&str>) -> Result<(), Failure> {
     use host_test::conformance::{CASES, Outcome, Quirks, Target, run_case};
     let (Configured { params, .. }, server) = target_params(cli).await?;
-    let runtime = runtime()?;
+    let runtime = runtime().map_err(Failure::Usage)?;
     let name = match &server {
         Some(s) => format!("embedded s3s-fs at {}", s.endpoint()),
         None => text(&params, "regionendpoint").unwrap_or_else(|| "Amazon S3".into()),
