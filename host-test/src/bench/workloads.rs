@@ -112,24 +112,9 @@ impl Bench<'_> {
         Fut: std::future::Future<Output = anyhow::Result<()>>,
     {
         let before = self.d.http_stats().requests;
-        reset_peak_rss();
-        let started = Instant::now();
-        f().await
-            .with_context(|| format!("{workload} through the component"))?;
-        let elapsed = started.elapsed();
-        let requests = Some(self.d.http_stats().requests - before);
-        self.row(
-            workload,
-            "component",
-            Line {
-                ops,
-                bytes,
-                elapsed,
-                requests,
-                rss: peak_rss_mib(),
-            },
-        );
-        Ok(())
+        let requests = |b: &Self| Some(b.d.http_stats().requests - before);
+        self.timed(workload, "component", ops, bytes, requests, f)
+            .await
     }
 
     /// Times `f` on the raw ceiling; `requests` is what one op sends.
@@ -145,8 +130,8 @@ impl Bench<'_> {
         F: FnOnce() -> Fut,
         Fut: std::future::Future<Output = anyhow::Result<()>>,
     {
-        let requests = Some(requests * ops as u64);
-        self.other(workload, "raw ceiling", ops, bytes, requests, f)
+        let requests = move |_: &Self| Some(requests * ops as u64);
+        self.timed(workload, "raw ceiling", ops, bytes, requests, f)
             .await
     }
 
@@ -162,16 +147,18 @@ impl Bench<'_> {
         F: FnOnce() -> Fut,
         Fut: std::future::Future<Output = anyhow::Result<()>>,
     {
-        self.other(workload, NATIVE, ops, bytes, None, f).await
+        self.timed(workload, NATIVE, ops, bytes, |_| None, f).await
     }
 
-    async fn other<F, Fut>(
+    /// Runs `f` once, timed, in a fresh peak-RSS window; `requests` counts
+    /// what it sent, afterwards.
+    async fn timed<F, Fut>(
         &mut self,
         workload: &str,
         client: &str,
         ops: usize,
         bytes: usize,
-        requests: Option<u64>,
+        requests: impl FnOnce(&Self) -> Option<u64>,
         f: F,
     ) -> anyhow::Result<()>
     where
@@ -182,6 +169,7 @@ impl Bench<'_> {
         let started = Instant::now();
         f().await.with_context(|| format!("{workload} {client}"))?;
         let elapsed = started.elapsed();
+        let requests = requests(self);
         self.row(
             workload,
             client,
