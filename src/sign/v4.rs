@@ -262,8 +262,8 @@ impl Signer {
     /// the session token if any, and `Authorization`.
     ///
     /// By default ([`PayloadSigning::Auto`]) the body is not hashed over TLS
-    /// (`UNSIGNED-PAYLOAD`): TLS already protects it and SHA-256 in wasm
-    /// costs ~1.6 ms/MB. Over plain HTTP the body hash is signed so the
+    /// (`UNSIGNED-PAYLOAD`): TLS already protects it and SHA-256 in wasm is
+    /// the largest cost of a big transfer. Over plain HTTP the body hash is signed so the
     /// server refuses a changed byte. Every header is signed except
     /// `user-agent` and `content-length`, which proxies may rewrite.
     pub fn sign_request(&self, at: UtcDateTime, req: &mut Request, body: &[u8]) {
