@@ -320,31 +320,52 @@ impl Transport for WasiHttp {
     }
 
     /// One `wasi:io/poll` over every body stream still being written and
-    /// every reply; a request whose reply came early (a 403 before the body
-    /// was read) stops being written to.
+    /// every reply not yet ready; a request whose reply came early (a 403
+    /// before its body was read) stops being written to. A ready reply
+    /// leaves the poll set: polling it again would return at once, and a
+    /// guest that never blocks starves the host tasks that move the other
+    /// bodies.
     fn drive(&self, pending: &mut [&mut Pending], wait: bool) -> Vec<usize> {
+        let mut ready = vec![false; pending.len()];
         loop {
-            let mut ready = Vec::new();
             let mut writing = false;
             for (i, p) in pending.iter_mut().enumerate() {
+                if ready[i] {
+                    continue;
+                }
                 if p.reply_ready.ready() {
                     p.close_body();
-                    ready.push(i);
+                    ready[i] = true;
                 } else if !p.pump() {
                     writing = true;
                 }
             }
-            if !writing && (!wait || !ready.is_empty() || pending.is_empty()) {
-                return ready;
+            let any_ready = ready.iter().any(|r| *r);
+            if !writing && (!wait || any_ready || pending.is_empty()) {
+                break;
             }
             let subscriptions: Vec<Pollable> = pending
                 .iter()
                 .filter_map(|p| p.stream.as_ref().map(OutputStream::subscribe))
                 .collect();
             let mut pollables: Vec<&Pollable> = subscriptions.iter().collect();
-            pollables.extend(pending.iter().map(|p| &p.reply_ready));
+            pollables.extend(
+                pending
+                    .iter()
+                    .zip(&ready)
+                    .filter(|(_, r)| !**r)
+                    .map(|(p, _)| &p.reply_ready),
+            );
+            if pollables.is_empty() {
+                break;
+            }
             poll(&pollables);
         }
+        ready
+            .iter()
+            .enumerate()
+            .filter_map(|(i, r)| r.then_some(i))
+            .collect()
     }
 
     fn complete(&self, mut pending: Pending) -> Result<Response<WasiBody>> {
