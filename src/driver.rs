@@ -318,13 +318,28 @@ impl<T: Transport> S3Driver<T> {
     /// (the AWS SDKs' `amz-sdk-request` header, which hosts count).
     fn send_once(&self, req: &Request, body: &[u8], attempt: u32) -> Result<Response<T::Body>> {
         let mut req = req.clone();
+        self.stamp(&mut req, body, attempt)?;
+        self.transport.send(&req, body)
+    }
+
+    /// Marks `req` as attempt `attempt` and signs it for `body`.
+    fn stamp(&self, req: &mut Request, body: &[u8], attempt: u32) -> Result<()> {
         req.header(
             "amz-sdk-request",
             format!("attempt={attempt}; max={}", self.config.retry.max_attempts),
         );
         let now = UtcDateTime::now();
-        self.signer(now)?.sign_request(now, &mut req, body);
-        self.transport.send(&req, body)
+        self.signer(now)?.sign_request(now, req, body);
+        Ok(())
+    }
+
+    /// A reply worth another attempt (a retryable status, or a 400 whose
+    /// code may be `RequestTimeout`) as the error it carries; others as is.
+    fn screen(op: &str, resp: Response<T::Body>) -> Result<Response<T::Body>> {
+        if retry::retryable_status(resp.status) || resp.status == 400 {
+            return Err(Self::reply_error(op, resp));
+        }
+        Ok(resp)
     }
 
     /// Sends `req` until `accept` takes the reply or fails for good. Replies
@@ -342,12 +357,10 @@ impl<T: Transport> S3Driver<T> {
     ) -> Result<R> {
         let mut attempt = first_attempt.max(1);
         loop {
-            let outcome = self.send_once(req, body, attempt).and_then(|resp| {
-                if retry::retryable_status(resp.status) || resp.status == 400 {
-                    return Err(Self::reply_error(op, resp));
-                }
-                accept(resp)
-            });
+            let outcome = self
+                .send_once(req, body, attempt)
+                .and_then(|resp| Self::screen(op, resp))
+                .and_then(&mut accept);
             match outcome {
                 Err(e) if self.back_off(attempt, &e) => attempt += 1,
                 other => return other,
@@ -516,12 +529,7 @@ impl<T: Transport> S3Driver<T> {
         let mut req = self
             .requests
             .upload_part(key, upload_id, number, data.len());
-        req.header(
-            "amz-sdk-request",
-            format!("attempt={attempt}; max={}", self.config.retry.max_attempts),
-        );
-        let now = UtcDateTime::now();
-        self.signer(now)?.sign_request(now, &mut req, &data);
+        self.stamp(&mut req, &data, attempt)?;
         self.transport.begin(&req, data)
     }
 
@@ -532,10 +540,7 @@ impl<T: Transport> S3Driver<T> {
 
     /// The ETag of a part started by [`Self::begin_part`], or why it failed.
     pub(crate) fn finish_part(&self, op: &str, pending: T::Pending) -> Result<String> {
-        let resp = self.transport.complete(pending)?;
-        if retry::retryable_status(resp.status) || resp.status == 400 {
-            return Err(Self::reply_error(op, resp));
-        }
+        let resp = Self::screen(op, self.transport.complete(pending)?)?;
         Self::part_etag(op, resp)
     }
 
@@ -724,8 +729,6 @@ impl<T: Transport> S3Driver<T> {
             .min(usize::MAX as u64) as usize;
         let upload_id = self.create_upload(op, dst)?;
         let copy_parts = || -> Result<()> {
-            let now = UtcDateTime::now();
-            let signer = self.signer(now)?;
             let mut requests = Vec::new();
             let mut ranges = Vec::new();
             let mut first = 0u64;
@@ -740,11 +743,7 @@ impl<T: Transport> S3Driver<T> {
                     src,
                     Some((first, last)),
                 );
-                req.header(
-                    "amz-sdk-request",
-                    format!("attempt=1; max={}", self.config.retry.max_attempts),
-                );
-                signer.sign_request(now, &mut req, &[]);
+                self.stamp(&mut req, &[], 1)?;
                 requests.push(req);
                 first = last + 1;
             }
@@ -755,12 +754,9 @@ impl<T: Transport> S3Driver<T> {
                 .into_iter()
                 .enumerate()
             {
-                let first: Result<CopyResult> = reply.and_then(|resp| {
-                    if retry::retryable_status(resp.status) || resp.status == 400 {
-                        return Err(Self::reply_error(op, resp));
-                    }
-                    self.read_xml(op, resp, "CopyPartResult")
-                });
+                let first: Result<CopyResult> = reply
+                    .and_then(|resp| Self::screen(op, resp))
+                    .and_then(|resp| self.read_xml(op, resp, "CopyPartResult"));
                 // A part that failed in the batch gets the remaining attempts alone.
                 let r = match first {
                     Err(e) if retry::retryable(&e) && self.config.retry.max_attempts > 1 => {

@@ -12,6 +12,7 @@ use object_store::{ObjectStore, PutPayload, WriteMultipart};
 
 use crate::ConfigValue;
 use crate::raw::core_params;
+use s3_storage_driver::config::Value;
 
 /// One object_store S3 store.
 #[derive(Clone)]
@@ -21,9 +22,9 @@ pub struct Native {
     concurrency: usize,
 }
 
-fn param(params: &[(String, ConfigValue)], name: &str) -> Option<String> {
-    core_params(params)
-        .into_iter()
+fn param(params: &[(String, Value)], name: &str) -> Option<String> {
+    params
+        .iter()
         .rev()
         .find(|(k, _)| k == name)
         .map(|(_, v)| v.to_string())
@@ -36,9 +37,11 @@ impl Native {
     /// at most `multipartuploadmaxconcurrency` parts in flight, so both
     /// clients hold the same memory.
     pub fn from_params(params: &[(String, ConfigValue)]) -> anyhow::Result<Self> {
-        let cfg = s3_storage_driver::config::Config::from_params(&core_params(params))
+        let params = core_params(params);
+        let cfg = s3_storage_driver::config::Config::from_params(&params)
             .map_err(|e| anyhow::anyhow!("{e}"))?;
-        let (Some(access), Some(secret)) = (param(params, "accesskey"), param(params, "secretkey"))
+        let (Some(access), Some(secret)) =
+            (param(&params, "accesskey"), param(&params, "secretkey"))
         else {
             bail!("the native client needs accesskey and secretkey in the configuration");
         };
