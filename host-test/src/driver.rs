@@ -26,7 +26,7 @@ use crate::config_file::DistributionConfig;
 use crate::metrics::{Metrics, Snapshot};
 use crate::policy::{Allowlist, OutgoingPolicy, Stats};
 use crate::runtime::bindings::registry::storage::types;
-use crate::runtime::{Grants, Instance, Limits, Runtime, Version, ticks};
+use crate::runtime::{Grants, Instance, Limits, Runtime, Version, arm_deadline};
 use crate::{ConfigValue, FileInfo, Middleware, RedirectRequest};
 
 /// A driver call's failure.
@@ -252,7 +252,7 @@ macro_rules! call {
         let lease: &mut Lease = $lease;
         let timeout = lease.shared.limits.call_timeout;
         let slot = lease.slot();
-        slot.inst.store.set_epoch_deadline(ticks(timeout));
+        arm_deadline(&mut slot.inst.store, timeout);
         let inst = &mut slot.inst;
         let outcome = tokio::time::timeout(
             timeout,

@@ -13,6 +13,7 @@ use anyhow::{Context as _, anyhow};
 use wasmtime::component::{Component, Linker, ResourceTable};
 use wasmtime::{
     Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, ResourceLimiter, Store,
+    UpdateDeadline,
 };
 use wasmtime_wasi::{FsPerms, HostWallClock, WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
@@ -45,7 +46,8 @@ pub const BUILT_COMPONENT_B: &str = env!("S3_DRIVER_COMPONENT_B");
 /// The WIT export every loadable component must have.
 pub const DRIVER_EXPORT: &str = "registry:storage/driver@0.1.0";
 
-/// How often the engine's epoch advances; call deadlines are counted in it.
+/// How often the engine's epoch advances: a guest running its own code
+/// yields to the executor this often, and a call's deadline is checked.
 pub const EPOCH_TICK: Duration = Duration::from_millis(10);
 
 /// Per-instance limits of a driver.
@@ -107,9 +109,10 @@ fn build_engine() -> anyhow::Result<Engine> {
     Ok(engine)
 }
 
-/// Serialized components on disk, keyed by the component's SHA-256 and the
+/// Serialized components on disk, keyed by the component's digest and the
 /// engine's compatibility hash, so a restart skips Cranelift. The directory
-/// must be trusted: its files are loaded as native code.
+/// must be trusted: its files are loaded as native code. Every new build adds
+/// a file of ~3 MB; only the [`CACHE_ENTRIES`] most recently used are kept.
 #[derive(Debug, Clone)]
 pub struct ComponentCache {
     dir: PathBuf,
@@ -141,7 +144,14 @@ impl ComponentCache {
             // engine configuration into a directory the embedder trusts;
             // wasmtime checks the header and the compatibility hash.
             match unsafe { Component::deserialize_file(engine, &path) } {
-                Ok(c) => return Ok((c, true)),
+                Ok(c) => {
+                    // The modification time orders entries for pruning.
+                    let _ = std::fs::File::options()
+                        .append(true)
+                        .open(&path)
+                        .and_then(|f| f.set_modified(SystemTime::now()));
+                    return Ok((c, true));
+                }
                 Err(e) => tracing::warn!(error = %e, "ignoring a stale precompiled component"),
             }
         }
@@ -153,8 +163,39 @@ impl ComponentCache {
         let tmp = path.with_extension(format!("tmp{}", std::process::id()));
         std::fs::write(&tmp, serialized).with_context(|| format!("writing {}", tmp.display()))?;
         std::fs::rename(&tmp, &path).with_context(|| format!("writing {}", path.display()))?;
+        if let Err(e) = prune(&self.dir, CACHE_ENTRIES) {
+            tracing::warn!(error = %e, "pruning the component cache");
+        }
         Ok((component, false))
     }
+}
+
+/// How many precompiled components a [`ComponentCache`] keeps: room for a
+/// few versions to swap between, for each engine configuration in use.
+pub const CACHE_ENTRIES: usize = 8;
+
+/// Removes all but the `keep` most recently used `.cwasm` files of `dir`;
+/// returns how many went. Another process may still be using a removed file:
+/// a mapped file outlives its name, and a missing one is compiled again.
+fn prune(dir: &Path, keep: usize) -> std::io::Result<usize> {
+    let mut entries = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let path = entry.path();
+        if path.extension().is_some_and(|e| e == "cwasm") {
+            entries.push((entry.metadata()?.modified()?, path));
+        }
+    }
+    entries.sort_by_key(|e| std::cmp::Reverse(e.0));
+    let mut removed = 0;
+    for (_, path) in entries.into_iter().skip(keep) {
+        match std::fs::remove_file(&path) {
+            Ok(()) => removed += 1,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(removed)
 }
 
 fn compile(engine: &Engine, bytes: &[u8]) -> anyhow::Result<Component> {
@@ -451,6 +492,16 @@ fn load(
             &Grants::default(),
             &Limits::default(),
         )?;
+        // tokio's yield defers its wake-up to the worker thread's next park,
+        // which never comes while this plain executor blocks the thread: the
+        // trial instance only checks its deadline.
+        store.epoch_deadline_callback(|store| {
+            Ok(if Instant::now() >= store.data().deadline {
+                UpdateDeadline::Interrupt
+            } else {
+                UpdateDeadline::Continue(1)
+            })
+        });
         let bindings = pre
             .instantiate_async(&mut store)
             .await
@@ -509,17 +560,32 @@ fn new_store(
             limit: limits.memory_bytes,
             refused: None,
         },
+        deadline: Instant::now() + limits.call_timeout,
     };
     let mut store = Store::new(engine, state);
     store.limiter(|s| &mut s.memory);
-    store.epoch_deadline_trap();
-    store.set_epoch_deadline(ticks(limits.call_timeout));
+    // Wasm code that calls no host function never returns to the executor,
+    // so a guest hashing a large body (or stuck in a loop) would hold a tokio
+    // worker and starve every other instance's HTTP I/O. At each epoch tick
+    // the guest yields instead, and traps once its call is past the deadline.
+    // tokio's own yield lets the worker poll its I/O and timer driver before
+    // the guest runs again (a plain self-wake would not, for up to 61 turns).
+    store.epoch_deadline_callback(|store| {
+        Ok(if Instant::now() >= store.data().deadline {
+            UpdateDeadline::Interrupt
+        } else {
+            UpdateDeadline::YieldCustom(1, Box::pin(tokio::task::yield_now()))
+        })
+    });
+    arm_deadline(&mut store, limits.call_timeout);
     Ok(store)
 }
 
-/// `d` in epoch ticks, at least one.
-pub(crate) fn ticks(d: Duration) -> u64 {
-    (d.as_nanos() / EPOCH_TICK.as_nanos()).max(1) as u64 + 1
+/// Starts a call's deadline: the guest traps with `Trap::Interrupt` at the
+/// first epoch tick after `timeout` from now.
+pub(crate) fn arm_deadline(store: &mut Store<HostState>, timeout: Duration) {
+    store.data_mut().deadline = Instant::now() + timeout;
+    store.set_epoch_deadline(1);
 }
 
 /// A running file watch; dropping it stops the watch.
@@ -576,6 +642,8 @@ pub struct HostState {
     table: ResourceTable,
     policy: OutgoingPolicy,
     memory: MemoryCap,
+    /// When the current call must end (see `arm_deadline`).
+    deadline: Instant,
 }
 
 impl HostState {
@@ -644,5 +712,32 @@ impl HostWallClock for FixedClock {
     }
     fn now(&self) -> Duration {
         self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prune_keeps_the_most_recently_used_entries_and_nothing_else_is_touched() {
+        let dir = tempfile::tempdir().unwrap();
+        let base = SystemTime::now() - Duration::from_secs(3600);
+        for i in 0..5u64 {
+            let path = dir.path().join(format!("c{i}.cwasm"));
+            let f = std::fs::File::create(&path).unwrap();
+            // c0 is the newest, c4 the oldest.
+            f.set_modified(base - Duration::from_secs(60 * i)).unwrap();
+        }
+        std::fs::write(dir.path().join("notes.txt"), b"kept").unwrap();
+
+        assert_eq!(prune(dir.path(), 2).unwrap(), 3);
+        let mut left: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        left.sort();
+        assert_eq!(left, ["c0.cwasm", "c1.cwasm", "notes.txt"]);
+        assert_eq!(prune(dir.path(), 2).unwrap(), 0);
     }
 }

@@ -1,12 +1,14 @@
 //! The embedding API under load: 64 concurrent clients on one `Driver`
 //! while the host swaps between two builds of the component 20 times; a writer
 //! closed on one version resumed on the other; incompatible components
-//! refused; a watched file deployed; the precompiled cache reused; overlap of
-//! concurrent calls measured; metrics exported.
+//! refused; a watched file deployed; the precompiled cache reused; loads from
+//! inside a tokio runtime; overlap of concurrent calls measured; metrics
+//! exported.
 
 mod common;
 
 use std::collections::BTreeSet;
+use std::os::unix::fs::MetadataExt as _;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -305,7 +307,7 @@ async fn the_precompiled_cache_is_reused_across_runtimes() {
         .to_string_lossy()
         .into_owned();
     assert!(name.starts_with(cold.current().digest()), "{name}");
-    let modified = std::fs::metadata(&written[0]).unwrap().modified().unwrap();
+    let inode = std::fs::metadata(&written[0]).unwrap().ino();
 
     let started = Instant::now();
     let warm =
@@ -314,8 +316,8 @@ async fn the_precompiled_cache_is_reused_across_runtimes() {
     let load = started.elapsed();
     assert_eq!(files(), written);
     assert_eq!(
-        std::fs::metadata(&written[0]).unwrap().modified().unwrap(),
-        modified,
+        std::fs::metadata(&written[0]).unwrap().ino(),
+        inode,
         "the second runtime read the cache instead of writing it"
     );
     let report = warm.swap(&bytes_of(BUILT_COMPONENT)).unwrap();
@@ -326,6 +328,39 @@ async fn the_precompiled_cache_is_reused_across_runtimes() {
         load.as_secs_f64() * 1e3,
         report.elapsed.as_secs_f64() * 1e3
     );
+}
+
+/// Every load runs a trial instance on a plain executor, here on a thread
+/// that also runs a tokio runtime. A guest that yielded the tokio way there
+/// would wait for a wake-up the blocked thread never delivers; each load has a
+/// few percent chance of meeting an epoch tick, so 200 loads would meet one.
+#[test]
+fn loads_from_inside_a_tokio_runtime_always_finish() {
+    let (done, finished) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let generation = rt.block_on(async {
+            let runtime = Runtime::from_file_cached(
+                Path::new(BUILT_COMPONENT),
+                ComponentCache::new(dir.path()),
+            )
+            .unwrap();
+            let bytes = bytes_of(BUILT_COMPONENT);
+            for _ in 0..200 {
+                assert!(runtime.swap(&bytes).unwrap().cache_hit);
+            }
+            runtime.current().generation()
+        });
+        done.send(generation).unwrap();
+    });
+    let generation = finished
+        .recv_timeout(Duration::from_secs(120))
+        .expect("a load inside a tokio runtime never finished");
+    assert_eq!(generation, 200);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

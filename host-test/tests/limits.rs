@@ -1,11 +1,14 @@
 //! Isolation and limits: a guest past its memory cap, a guest stuck in its own
-//! code, a call stuck on the network. Each ends in a clean error, the
+//! code, a guest busy in its own code beside other tasks, a call stuck on the
+//! network. Each ends in a clean error, the
 //! instance is discarded, concurrent calls are unaffected and the driver keeps
 //! serving. Host failures reach callers without backtraces or paths.
 
 mod common;
 
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use host_test::runtime::BUILT_COMPONENT;
@@ -109,6 +112,59 @@ async fn a_guest_stuck_in_its_own_code_is_interrupted_by_the_deadline() {
     assert_eq!(d.metrics().instances_discarded, 1);
     d.put_content("/after", b"ok").await.unwrap();
     assert_eq!(d.get_content("/after").await.unwrap(), b"ok");
+}
+
+/// One executor thread for everything: the embedded server, the guest and a
+/// watcher task. While the guest hashes a large body in its own code (no host
+/// call until the request goes out), the watcher must still get turns.
+#[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+async fn a_guest_busy_in_its_own_code_leaves_the_executor_to_other_tasks() {
+    let server = EmbeddedS3::start_temp().await.unwrap();
+    let limits = Limits {
+        memory_bytes: 3 << 29,
+        ..Limits::default()
+    };
+    let d = open(&server, limits).await;
+    let before = d.http_stats().requests;
+    let started = Arc::new(AtomicBool::new(false));
+    let turns = Arc::new(AtomicU64::new(0));
+
+    let put = tokio::spawn({
+        let (d, started) = (d.clone(), started.clone());
+        async move {
+            let big = vec![1u8; 512 << 20];
+            started.store(true, Ordering::SeqCst);
+            d.put_content("/cpu", &big).await
+        }
+    });
+    let watcher = tokio::spawn({
+        let (d, started, turns) = (d.clone(), started.clone(), turns.clone());
+        async move {
+            // Counts the turns it gets after the call began and before its
+            // request was sent, i.e. while the guest was hashing.
+            loop {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+                if !started.load(Ordering::SeqCst) {
+                    continue;
+                }
+                if d.http_stats().requests != before {
+                    break;
+                }
+                turns.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+    });
+    put.await.unwrap().unwrap();
+    watcher.await.unwrap();
+    let turns = turns.load(Ordering::SeqCst);
+    println!("watcher turns while the guest hashed 512 MiB: {turns}");
+    // Hashing 512 MiB takes well over 100 ms and the guest yields every
+    // 10 ms tick; a guest that never yielded would leave at most one turn.
+    assert!(
+        turns >= 5,
+        "the guest held the only executor thread ({turns} turns)"
+    );
+    assert_eq!(d.stat("/cpu").await.unwrap().size, 512 << 20);
 }
 
 #[tokio::test(flavor = "multi_thread")]
