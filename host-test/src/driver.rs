@@ -484,6 +484,9 @@ impl Driver {
             Some(s) => s,
             None => new_slot(&self.shared).await?,
         };
+        // The drops run guest code: under a fresh deadline, not the one left
+        // from the instance's last call (long past if it sat idle).
+        arm_deadline(&mut slot.inst.store, self.shared.limits.call_timeout);
         let mut clean = true;
         for h in std::mem::take(&mut slot.to_drop) {
             clean &= h.resource_drop_async(&mut slot.inst.store).await.is_ok();

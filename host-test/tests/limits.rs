@@ -1,8 +1,9 @@
 //! Isolation and limits: a guest past its memory cap, a guest stuck in its own
-//! code, a guest busy in its own code beside other tasks, a call stuck on the
-//! network. Each ends in a clean error, the
+//! code, a call stuck on the network. Each ends in a clean error, the
 //! instance is discarded, concurrent calls are unaffected and the driver keeps
-//! serving. Host failures reach callers without backtraces or paths.
+//! serving. Host failures reach callers without backtraces or paths. Also: a
+//! guest busy in its own code leaves the executor to other tasks, and an
+//! instance idle past the call timeout serves again.
 
 mod common;
 
@@ -165,6 +166,26 @@ async fn a_guest_busy_in_its_own_code_leaves_the_executor_to_other_tasks() {
         "the guest held the only executor thread ({turns} turns)"
     );
     assert_eq!(d.stat("/cpu").await.unwrap().size, 512 << 20);
+}
+
+/// Releasing a reader runs guest code when its instance is next used; an
+/// instance that sat idle for longer than the call timeout must not meet the
+/// deadline of its previous call there.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_instance_idle_past_the_call_timeout_serves_again() {
+    let server = EmbeddedS3::start_temp().await.unwrap();
+    let limits = Limits {
+        call_timeout: Duration::from_millis(300),
+        ..Limits::default()
+    };
+    let d = open(&server, limits).await;
+    d.put_content("/idle", b"data").await.unwrap();
+    let mut r = d.reader("/idle", 0).await.unwrap();
+    assert_eq!(r.read(16).await.unwrap(), b"data");
+    drop(r);
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert_eq!(d.get_content("/idle").await.unwrap(), b"data");
+    assert_eq!(d.metrics().instances_discarded, 0);
 }
 
 #[tokio::test(flavor = "multi_thread")]
