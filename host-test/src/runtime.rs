@@ -439,7 +439,7 @@ impl Runtime {
         limits: &Limits,
     ) -> anyhow::Result<Instance> {
         let version = self.current();
-        let mut store = new_store(&self.inner.engine, policy, grants, limits)?;
+        let mut store = new_store(&self.inner.engine, policy, grants, limits, Executor::Tokio)?;
         let bindings = version
             .pre
             .instantiate_async(&mut store)
@@ -491,17 +491,8 @@ fn load(
             OutgoingPolicy::new(crate::policy::Allowlist::new()),
             &Grants::default(),
             &Limits::default(),
+            Executor::Plain,
         )?;
-        // tokio's yield defers its wake-up to the worker thread's next park,
-        // which never comes while this plain executor blocks the thread: the
-        // trial instance only checks its deadline.
-        store.epoch_deadline_callback(|store| {
-            Ok(if Instant::now() >= store.data().deadline {
-                UpdateDeadline::Interrupt
-            } else {
-                UpdateDeadline::Continue(1)
-            })
-        });
         let bindings = pre
             .instantiate_async(&mut store)
             .await
@@ -524,11 +515,30 @@ fn load(
     ))
 }
 
+/// What drives a store's calls, and so how its guest gives way at an epoch
+/// tick. Either way it traps once its call is past the deadline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Executor {
+    /// Wasm code that calls no host function never returns to the executor,
+    /// so a guest hashing a large body (or stuck in a loop) would hold a
+    /// tokio worker and starve every other instance's HTTP I/O: it yields at
+    /// every tick. tokio's own yield lets the worker poll its I/O and timer
+    /// driver before the guest runs again (a plain self-wake would not, for
+    /// up to 61 turns).
+    Tokio,
+    /// A plain `block_on` (the trial instance of a load). tokio's yield would
+    /// defer its wake-up to the worker thread's next park, which never comes
+    /// while this executor blocks the thread: the guest only checks its
+    /// deadline.
+    Plain,
+}
+
 fn new_store(
     engine: &Engine,
     policy: OutgoingPolicy,
     grants: &Grants,
     limits: &Limits,
+    executor: Executor,
 ) -> anyhow::Result<Store<HostState>> {
     let mut wasi = WasiCtx::builder();
     match &grants.guest_stderr {
@@ -564,17 +574,16 @@ fn new_store(
     };
     let mut store = Store::new(engine, state);
     store.limiter(|s| &mut s.memory);
-    // Wasm code that calls no host function never returns to the executor,
-    // so a guest hashing a large body (or stuck in a loop) would hold a tokio
-    // worker and starve every other instance's HTTP I/O. At each epoch tick
-    // the guest yields instead, and traps once its call is past the deadline.
-    // tokio's own yield lets the worker poll its I/O and timer driver before
-    // the guest runs again (a plain self-wake would not, for up to 61 turns).
-    store.epoch_deadline_callback(|store| {
+    store.epoch_deadline_callback(move |store| {
         Ok(if Instant::now() >= store.data().deadline {
             UpdateDeadline::Interrupt
         } else {
-            UpdateDeadline::YieldCustom(1, Box::pin(tokio::task::yield_now()))
+            match executor {
+                Executor::Tokio => {
+                    UpdateDeadline::YieldCustom(1, Box::pin(tokio::task::yield_now()))
+                }
+                Executor::Plain => UpdateDeadline::Continue(1),
+            }
         })
     });
     arm_deadline(&mut store, limits.call_timeout);
