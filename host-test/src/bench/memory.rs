@@ -33,7 +33,7 @@ pub async fn run(d: &Driver, path: &str, size: usize, chunk: usize) -> anyhow::R
     let mut table = Table::new(&[
         "phase",
         "MiB",
-        "MB/s",
+        "MiB/s",
         "RSS before MiB",
         "peak RSS MiB",
         "goal MiB",
@@ -44,8 +44,8 @@ pub async fn run(d: &Driver, path: &str, size: usize, chunk: usize) -> anyhow::R
         let within = peak.map_or("-", |p| if p <= bound { "yes" } else { "no" });
         table.row(&[
             phase,
-            &format!("{}", pieces),
-            &format!("{:.1}", (pieces * MIB) as f64 / MIB as f64 / secs.max(1e-9)),
+            &pieces.to_string(),
+            &format!("{:.1}", pieces as f64 / secs.max(1e-9)),
             &mib(before),
             &mib(peak),
             &format!("{bound:.0}"),

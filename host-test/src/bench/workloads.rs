@@ -291,7 +291,7 @@ pub async fn run(
             "workload",
             "client",
             "ops/s",
-            "MB/s",
+            "MiB/s",
             "component/this",
             "requests/op",
             "peak RSS MiB",
