@@ -13,12 +13,13 @@ use std::cell::RefCell;
 
 use serde::Deserialize;
 
-use crate::cloudfront::split_url;
 use crate::error::{BackendError, Error, Result};
+use crate::platform::Platform;
 use crate::s3::xml;
 use crate::sign::Credentials;
 use crate::time::UtcDateTime;
 use crate::transport::{Body, Request, Transport};
+use crate::url::split_url;
 
 /// Temporary credentials are refreshed this long before they expire.
 pub const REFRESH_MARGIN_SECS: i64 = 5 * 60;
@@ -119,18 +120,18 @@ struct ImdsCredentials {
 }
 
 fn request(method: &'static str, url: &str, query: Vec<(String, String)>) -> Result<Request> {
-    let (secure, authority, path) = split_url(url).ok_or_else(|| {
+    let parts = split_url(url).ok_or_else(|| {
         Error::InvalidConfig(format!("credential endpoint is not an http(s) URL: {url}"))
     })?;
-    let path = if path.ends_with('/') {
-        path
+    let path = if parts.path.ends_with('/') {
+        parts.path
     } else {
-        format!("{path}/")
+        format!("{}/", parts.path)
     };
     Ok(Request {
         method,
-        secure,
-        authority,
+        secure: parts.secure,
+        authority: parts.authority,
         path,
         query,
         headers: Vec::new(),
@@ -167,7 +168,8 @@ impl CredentialChain {
     }
 
     /// Current credentials, fetching or refreshing them when needed.
-    pub fn get<T: Transport>(&self, transport: &T, now: UtcDateTime) -> Result<Credentials> {
+    pub fn get<T: Transport>(&self, transport: &T, platform: &dyn Platform) -> Result<Credentials> {
+        let now = platform.now();
         if let Source::Fixed(c) = &self.source {
             return Ok(c.clone());
         }
@@ -183,7 +185,14 @@ impl CredentialChain {
                 role_arn,
                 session_name,
                 endpoint,
-            } => Self::web_identity(transport, token_file, role_arn, session_name, endpoint)?,
+            } => Self::web_identity(
+                transport,
+                platform,
+                token_file,
+                role_arn,
+                session_name,
+                endpoint,
+            )?,
             Source::InstanceMetadata { endpoint } => Self::instance_metadata(transport, endpoint)?,
         };
         *self.cache.borrow_mut() = Some(fresh.clone());
@@ -192,13 +201,14 @@ impl CredentialChain {
 
     fn web_identity<T: Transport>(
         transport: &T,
+        platform: &dyn Platform,
         token_file: &str,
         role_arn: &str,
         session_name: &str,
         endpoint: &str,
     ) -> Result<(Credentials, Option<i64>)> {
         let op = "credentials (web identity)";
-        let token = std::fs::read_to_string(token_file).map_err(|e| {
+        let token = platform.read_file(token_file).map_err(|e| {
             Error::InvalidConfig(format!(
                 "cannot read AWS_WEB_IDENTITY_TOKEN_FILE {token_file}: {}",
                 e.kind()

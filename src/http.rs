@@ -16,10 +16,9 @@ use wasip2::io::streams::{InputStream, OutputStream, StreamError};
 
 use std::rc::Rc;
 
+use crate::classify::NetworkFailure;
 use crate::error::{Error, Result};
-use crate::transport::{
-    Body, DENIED, Request, Response, TLS_CERTIFICATE, TLS_PROTOCOL, Timeouts, Transport,
-};
+use crate::transport::{Body, Request, Response, Timeouts, Transport};
 
 /// The `wasi:http` transport.
 #[derive(Debug, Default, Clone, Copy)]
@@ -35,34 +34,48 @@ pub struct WasiBody {
     _response: IncomingResponse,
 }
 
-/// A readable sentence for a wasi:http error code.
-fn describe(code: &ErrorCode) -> String {
-    match code {
-        ErrorCode::DnsError(_) => "DNS lookup failed".into(),
-        ErrorCode::ConnectionRefused => "connection refused".into(),
-        ErrorCode::ConnectionTerminated => "connection closed by the server".into(),
-        ErrorCode::ConnectionTimeout => "connection timed out".into(),
-        ErrorCode::ConnectionReadTimeout => "timed out waiting for the server".into(),
-        ErrorCode::HttpResponseTimeout => "timed out waiting for the response".into(),
-        ErrorCode::HttpRequestDenied => DENIED.into(),
-        ErrorCode::TlsCertificateError => TLS_CERTIFICATE.into(),
-        ErrorCode::TlsProtocolError => TLS_PROTOCOL.into(),
-        ErrorCode::HttpResponseIncomplete => "response ended early".into(),
+/// The kind and a readable sentence of a wasi:http error code.
+fn describe(code: &ErrorCode) -> (NetworkFailure, String) {
+    use NetworkFailure as F;
+    let (failure, text): (F, &str) = match code {
+        ErrorCode::DnsError(_) => (F::Dns, "DNS lookup failed"),
+        ErrorCode::ConnectionRefused => (F::Refused, "connection refused"),
+        ErrorCode::ConnectionTerminated => (F::Reset, "connection closed by the server"),
+        ErrorCode::ConnectionTimeout => (F::TimedOut, "connection timed out"),
+        ErrorCode::ConnectionReadTimeout => (F::TimedOut, "timed out waiting for the server"),
+        ErrorCode::HttpResponseTimeout => (F::TimedOut, "timed out waiting for the response"),
+        ErrorCode::HttpRequestDenied => (F::Denied, "request denied by the host's egress policy"),
+        ErrorCode::TlsCertificateError => (F::Tls, "TLS certificate rejected"),
+        ErrorCode::TlsProtocolError => (F::Tls, "TLS handshake failed"),
+        ErrorCode::HttpResponseIncomplete => (F::Incomplete, "response ended early"),
         ErrorCode::InternalError(Some(m)) => {
             // Keep one short line: a host message is not ours to trust.
             let line = m.lines().next().unwrap_or_default();
-            format!("host error: {}", line.chars().take(200).collect::<String>())
+            let line: String = line.chars().take(200).collect();
+            return (F::Other, format!("host error: {line}"));
         }
-        other => format!("{other:?}"),
+        other => return (F::Other, format!("{other:?}")),
+    };
+    (failure, text.to_owned())
+}
+
+/// The network error of a wasi:http error code, `what` saying when it happened.
+fn network(code: &ErrorCode, what: Option<&str>) -> Error {
+    let (failure, text) = describe(code);
+    match what {
+        Some(w) => Error::network(failure, format!("{w}: {text}")),
+        None => Error::network(failure, text),
     }
 }
 
 fn stream_failure(e: StreamError, what: &str) -> Error {
     match e {
-        StreamError::Closed => Error::Network(format!("{what}: connection closed")),
+        StreamError::Closed => {
+            Error::network(NetworkFailure::Reset, format!("{what}: connection closed"))
+        }
         StreamError::LastOperationFailed(io) => match http_error_code(&io) {
-            Some(code) => Error::Network(format!("{what}: {}", describe(&code))),
-            None => Error::Network(format!("{what}: connection failed")),
+            Some(code) => network(&code, Some(what)),
+            None => Error::network(NetworkFailure::Other, format!("{what}: connection failed")),
         },
     }
 }
@@ -172,8 +185,12 @@ impl WasiHttp {
         if !has_length && !matches!(req.method, "GET" | "HEAD") {
             fields.push(("content-length".into(), body_len.to_string().into_bytes()));
         }
-        let headers = Fields::from_list(&fields)
-            .map_err(|e| Error::Network(format!("header refused by the host: {e:?}")))?;
+        let headers = Fields::from_list(&fields).map_err(|e| {
+            Error::network(
+                NetworkFailure::Other,
+                format!("header refused by the host: {e:?}"),
+            )
+        })?;
         let outgoing = OutgoingRequest::new(headers);
         outgoing
             .set_method(&method(req.method))
@@ -205,8 +222,8 @@ impl WasiHttp {
         let _ = options.set_first_byte_timeout(nanos(self.timeouts.first_byte));
         let _ = options.set_between_bytes_timeout(nanos(self.timeouts.between_bytes));
         // `handle` sends the head; the body follows through the stream.
-        let future = outgoing_handler::handle(outgoing, Some(options))
-            .map_err(|c| Error::Network(describe(&c)))?;
+        let future =
+            outgoing_handler::handle(outgoing, Some(options)).map_err(|c| network(&c, None))?;
         Ok((future, out_body))
     }
 
@@ -220,9 +237,12 @@ impl WasiHttp {
         let response = match future.get() {
             Some(Ok(Ok(r))) => r,
             // The host's code says why; a failed body write is only its echo.
-            Some(Ok(Err(code))) => return Err(Error::Network(describe(&code))),
+            Some(Ok(Err(code))) => return Err(network(&code, None)),
             Some(Err(())) | None => {
-                return Err(Error::Network("response lost by the host".into()));
+                return Err(Error::network(
+                    NetworkFailure::Other,
+                    "response lost by the host",
+                ));
             }
         };
         // A server may answer (403, 503) before reading the whole body: its
@@ -233,7 +253,7 @@ impl WasiHttp {
         if let Err(code) = finished
             && response.status() < 300
         {
-            return Err(Error::Network(describe(&code)));
+            return Err(network(&code, None));
         }
         let status = response.status();
         let headers = {
@@ -250,10 +270,10 @@ impl WasiHttp {
         };
         let incoming = response
             .consume()
-            .map_err(|_| Error::Network("response body already taken".into()))?;
-        let stream = incoming
-            .stream()
-            .map_err(|_| Error::Network("response body stream already taken".into()))?;
+            .map_err(|_| Error::network(NetworkFailure::Other, "response body already taken"))?;
+        let stream = incoming.stream().map_err(|_| {
+            Error::network(NetworkFailure::Other, "response body stream already taken")
+        })?;
         Ok(Response {
             status,
             headers,
@@ -267,7 +287,10 @@ impl WasiHttp {
 }
 
 fn refused(what: &str) -> Error {
-    Error::Network(format!("host refused the request {what}"))
+    Error::network(
+        NetworkFailure::Other,
+        format!("host refused the request {what}"),
+    )
 }
 
 impl Transport for WasiHttp {
@@ -276,11 +299,6 @@ impl Transport for WasiHttp {
 
     fn set_timeouts(&mut self, timeouts: Timeouts) {
         self.timeouts = timeouts;
-    }
-
-    fn sleep(&self, d: std::time::Duration) {
-        let nanos = d.as_nanos().min(u64::MAX as u128) as u64;
-        wasip2::clocks::monotonic_clock::subscribe_duration(nanos).block();
     }
 
     /// Writes the body straight from the caller's slice, so a large

@@ -1,31 +1,61 @@
 //! Docker Distribution's S3 storage driver as a `wasm32-wasip2` component.
 //!
-//! This file is only the `wit-bindgen` glue: it converts between the WIT types
-//! of `wit/storage.wit` and the sans-IO core (`driver`, `config`, `path`, `s3`,
-//! `sign`), which `http` connects to `wasi:http`.
+//! This file is the edge: the `wit-bindgen` glue between the WIT types of
+//! `wit/storage.wit` and the sans-IO core, and the core's [`Platform`] made
+//! of WASI clocks, environment, files and stderr. `http` is the other edge
+//! file, the only `wasi:http` user. The layers below, bottom first (a module
+//! imports only modules of its own layer or lower ones):
+//!
+//! 1. base: `error` (with `classify`), `time`, `url`, `duration`, `file_info`
+//! 2. seams: `transport` (HTTP), `platform` (clock, env, files, log), `retry`
+//! 3. protocol: `sign`, `config`, `path`, `s3`, `cloudfront`, `reader`
+//! 4. `credentials`, then `client` (one bucket: sign, send, retry, read)
+//! 5. `multipart`, `walk`, then `writer`
+//! 6. `driver` (the storage-driver semantics)
 
+// Layer 1: base.
+pub mod classify;
+pub mod duration;
+pub mod error;
+pub mod file_info;
+pub mod time;
+pub mod url;
+// Layer 2: seams.
+pub mod platform;
+pub mod retry;
+pub mod transport;
+// Layer 3: protocol pieces.
 pub mod cloudfront;
 pub mod config;
-pub mod credentials;
-pub mod driver;
-pub mod error;
-pub mod http;
 pub mod path;
-pub mod retry;
+pub mod reader;
 pub mod s3;
 pub mod sign;
-pub mod time;
-pub mod transport;
+// Layer 4.
+pub mod client;
+pub mod credentials;
+// Layer 5.
+pub mod multipart;
 pub mod walk;
 pub mod writer;
+// Layer 6.
+pub mod driver;
+// Edge.
+pub mod http;
+#[cfg(test)]
+mod layers;
 
 use std::cell::RefCell;
 use std::rc::Rc;
 
 use crate::config::Value;
-use crate::driver::{FileReader as CoreReader, S3Driver};
-use crate::error::{BackendError, Error};
+use crate::driver::S3Driver;
+use crate::error::{BackendError, Error, NAME};
+use crate::file_info::FileInfo;
 use crate::http::{WasiBody, WasiHttp};
+use crate::platform::{LogLevel, Platform};
+use crate::reader::FileReader as CoreReader;
+use crate::time::UtcDateTime;
 use crate::walk::Walker;
 use crate::writer::Writer;
 
@@ -62,7 +92,7 @@ impl wit_driver::Guest for Component {
 
 fn to_wit_backend(b: BackendError) -> wit::BackendError {
     wit::BackendError {
-        driver: driver::NAME.into(),
+        driver: NAME.into(),
         operation: b.operation,
         code: b.code,
         message: b.message,
@@ -73,23 +103,23 @@ fn to_wit_backend(b: BackendError) -> wit::BackendError {
 
 fn to_wit(e: Error) -> wit::Error {
     let pe = |path: String| wit::PathError {
-        driver: driver::NAME.into(),
+        driver: NAME.into(),
         path,
     };
     match e {
         Error::PathNotFound { path } => wit::Error::PathNotFound(pe(path)),
         Error::InvalidPath { path } => wit::Error::InvalidPath(pe(path)),
         Error::InvalidOffset { path, offset } => wit::Error::InvalidOffset(wit::OffsetError {
-            driver: driver::NAME.into(),
+            driver: NAME.into(),
             path,
             offset,
         }),
-        Error::UnsupportedMethod => wit::Error::UnsupportedMethod(driver::NAME.into()),
+        Error::UnsupportedMethod => wit::Error::UnsupportedMethod(NAME.into()),
         Error::InvalidConfig(m) => wit::Error::InvalidConfig(m),
         Error::AccessDenied(b) => wit::Error::AccessDenied(to_wit_backend(b)),
         Error::Throttled(b) => wit::Error::Throttled(to_wit_backend(b)),
         Error::Backend(b) => wit::Error::Backend(to_wit_backend(b)),
-        Error::Network(m) => wit::Error::Network(m),
+        Error::Network(n) => wit::Error::Network(n.message),
         Error::MalformedResponse(m) => wit::Error::MalformedResponse(m),
         Error::InvalidState(m) => wit::Error::InvalidState(m),
     }
@@ -105,7 +135,7 @@ fn from_wit_value(v: wit::ConfigValue) -> Value {
     }
 }
 
-fn to_wit_info(i: driver::FileInfo) -> wit::FileInfo {
+fn to_wit_info(i: FileInfo) -> wit::FileInfo {
     wit::FileInfo {
         path: i.path,
         size: i.size,
@@ -117,8 +147,46 @@ fn to_wit_info(i: driver::FileInfo) -> wit::FileInfo {
     }
 }
 
+/// The core's platform in a component: WASI's wall and monotonic clocks,
+/// the environment and preopened directories the host granted, stderr.
+struct WasiPlatform;
+
+impl Platform for WasiPlatform {
+    fn now(&self) -> UtcDateTime {
+        UtcDateTime::from_system_time(std::time::SystemTime::now())
+    }
+
+    fn sleep(&self, d: std::time::Duration) {
+        let nanos = d.as_nanos().min(u64::MAX as u128) as u64;
+        wasip2::clocks::monotonic_clock::subscribe_duration(nanos).block();
+    }
+
+    fn random_seed(&self) -> u64 {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64);
+        now ^ wasip2::clocks::monotonic_clock::now().rotate_left(17)
+    }
+
+    fn env(&self, name: &str) -> Option<String> {
+        std::env::var(name).ok()
+    }
+
+    fn read_file(&self, path: &str) -> std::io::Result<String> {
+        std::fs::read_to_string(path)
+    }
+
+    fn log(&self, level: LogLevel, message: &str) {
+        let level = match level {
+            LogLevel::Warn => "warn",
+            LogLevel::Debug => "debug",
+        };
+        eprintln!("{NAME} {level}: {message}");
+    }
+}
+
 /// The exported `driver` resource; readers, writers and walkers share it.
-struct DriverResource(Rc<S3Driver<WasiHttp>>);
+struct DriverResource(S3Driver<WasiHttp>);
 
 impl wit_driver::GuestDriver for DriverResource {
     fn open(
@@ -134,13 +202,18 @@ impl wit_driver::GuestDriver for DriverResource {
             .into_iter()
             .map(|m| (m.name, convert(m.options)))
             .collect();
-        let d = S3Driver::open_with_middleware(&convert(params), &middleware, WasiHttp::default())
-            .map_err(to_wit)?;
-        Ok(wit_driver::Driver::new(DriverResource(Rc::new(d))))
+        let d = S3Driver::open_with_middleware(
+            &convert(params),
+            &middleware,
+            WasiHttp::default(),
+            Rc::new(WasiPlatform),
+        )
+        .map_err(to_wit)?;
+        Ok(wit_driver::Driver::new(DriverResource(d)))
     }
 
     fn name(&self) -> String {
-        driver::NAME.into()
+        NAME.into()
     }
 
     fn warnings(&self) -> Vec<String> {
@@ -161,7 +234,7 @@ impl wit_driver::GuestDriver for DriverResource {
     }
 
     fn writer(&self, path: String, append: bool) -> Result<wit_driver::FileWriter, wit::Error> {
-        let w = Writer::open(self.0.clone(), &path, append).map_err(to_wit)?;
+        let w = self.0.writer(&path, append).map_err(to_wit)?;
         Ok(wit_driver::FileWriter::new(WriterResource(RefCell::new(w))))
     }
 
@@ -200,7 +273,10 @@ impl wit_driver::GuestDriver for DriverResource {
         from: String,
         start_after_hint: Option<String>,
     ) -> Result<wit_driver::Walker, wit::Error> {
-        let w = Walker::new(self.0.clone(), &from, start_after_hint.as_deref()).map_err(to_wit)?;
+        let w = self
+            .0
+            .walk(&from, start_after_hint.as_deref())
+            .map_err(to_wit)?;
         Ok(wit_driver::Walker::new(WalkerResource(RefCell::new(w))))
     }
 }

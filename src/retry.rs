@@ -1,10 +1,9 @@
-//! When a failed request is tried again, and how long to wait first: the AWS
-//! SDKs' standard mode (a few attempts, exponential backoff with full jitter,
-//! only for failures that a later attempt can fix).
+//! How often a failed request is tried again and how long to wait first: the
+//! AWS SDKs' standard mode (a few attempts, exponential backoff with full
+//! jitter). Which failures qualify is [`crate::classify`]'s decision. Imports
+//! nothing of ours.
 
 use std::time::Duration;
-
-use crate::error::Error;
 
 /// The default first backoff ceiling.
 pub const DEFAULT_BASE_DELAY: Duration = Duration::from_millis(100);
@@ -47,51 +46,15 @@ impl RetryPolicy {
     }
 }
 
-/// HTTP statuses worth another attempt.
-pub fn retryable_status(status: u16) -> bool {
-    matches!(status, 429 | 500 | 502 | 503 | 504)
-}
-
-/// S3 error codes worth another attempt, whatever their status.
-pub fn retryable_code(code: &str) -> bool {
-    matches!(
-        code,
-        "SlowDown" | "RequestTimeout" | "InternalError" | "ServiceUnavailable" | "Throttling"
-    )
-}
-
-/// Network failures that another attempt cannot fix: the host refused the
-/// destination, or the server's certificate or TLS setup is wrong.
-pub const PERMANENT_NETWORK_FAILURES: &[&str] = &[
-    crate::transport::DENIED,
-    crate::transport::TLS_CERTIFICATE,
-    crate::transport::TLS_PROTOCOL,
-];
-
-/// True when a later attempt may succeed where this one failed.
-pub fn retryable(e: &Error) -> bool {
-    match e {
-        Error::Network(m) => !PERMANENT_NETWORK_FAILURES
-            .iter()
-            .any(|p| m.ends_with(p) || m == p),
-        Error::Throttled(_) => true,
-        Error::Backend(b) => retryable_status(b.status) || retryable_code(&b.code),
-        _ => false,
-    }
-}
-
 /// A small non-cryptographic generator for jitter (xorshift64*): spreading
 /// retries needs unpredictability between clients, not secrecy.
 #[derive(Debug, Clone, Copy)]
 pub struct Jitter(u64);
 
 impl Jitter {
-    /// Seeded from the wall clock's nanoseconds and `salt`.
-    pub fn new(salt: u64) -> Self {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos() as u64);
-        Self((nanos ^ salt.rotate_left(32)) | 1)
+    /// Seeded with `seed` (the platform's) and `salt`.
+    pub fn new(seed: u64, salt: u64) -> Self {
+        Self((seed ^ salt.rotate_left(32)) | 1)
     }
 
     /// The next number.
@@ -108,38 +71,6 @@ impl Jitter {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::error::BackendError;
-
-    fn backend(status: u16, code: &str) -> Error {
-        Error::Backend(BackendError {
-            status,
-            code: code.into(),
-            ..Default::default()
-        })
-    }
-
-    #[test]
-    fn only_transient_failures_are_retried() {
-        assert!(retryable(&Error::Network("connection refused".into())));
-        assert!(retryable(&Error::Network(
-            "reading the response body: connection closed".into()
-        )));
-        assert!(!retryable(&Error::Network(crate::transport::DENIED.into())));
-        assert!(!retryable(&Error::Network(format!(
-            "sending the request body: {}",
-            crate::transport::TLS_CERTIFICATE
-        ))));
-        for s in [429, 500, 502, 503, 504] {
-            assert!(retryable(&backend(s, "")), "{s}");
-        }
-        assert!(retryable(&backend(400, "RequestTimeout")));
-        assert!(retryable(&Error::Throttled(BackendError::default())));
-        for s in [400, 401, 403, 404, 409, 412, 416] {
-            assert!(!retryable(&backend(s, "AccessDenied")), "{s}");
-        }
-        assert!(!retryable(&Error::MalformedResponse("x".into())));
-        assert!(!retryable(&Error::PathNotFound { path: "/a".into() }));
-    }
 
     #[test]
     fn backoff_is_full_jitter_under_a_doubling_ceiling() {
@@ -152,7 +83,7 @@ mod tests {
         // The ceiling stops at max_delay, even for absurd attempt numbers.
         assert_eq!(p.delay(40, 20_000_000), MAX_DELAY);
         assert!(p.delay(40, u64::MAX) <= MAX_DELAY);
-        let mut j = Jitter::new(7);
+        let mut j = Jitter::new(0x1234_5678_9abc, 7);
         let spread: std::collections::BTreeSet<u64> = (0..100)
             .map(|_| p.delay(2, j.next_u64()).as_millis() as u64)
             .collect();

@@ -1,10 +1,11 @@
 //! UTC timestamps as S3 writes them: `20130524T000000Z` for signing,
 //! `2009-10-12T17:50:30.000Z` in listings, HTTP dates in `Last-Modified`.
+//! Imports nothing of ours.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// A UTC instant with second precision plus nanoseconds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
 pub struct UtcDateTime {
     /// Seconds since the Unix epoch.
     pub seconds: i64,
@@ -46,12 +47,8 @@ fn digits(s: &str) -> Option<u32> {
 }
 
 impl UtcDateTime {
-    /// The current time from the system clock (`wasi:clocks/wall-clock` in the component).
-    pub fn now() -> Self {
-        Self::from_system_time(SystemTime::now())
-    }
-
-    /// Converts a `SystemTime`; times before 1970 clamp to the epoch.
+    /// Converts a `SystemTime`; times before 1970 clamp to the epoch. The
+    /// core never reads the clock itself: the time comes from [`crate::platform`].
     pub fn from_system_time(t: SystemTime) -> Self {
         let d = t.duration_since(UNIX_EPOCH).unwrap_or(Duration::ZERO);
         Self {

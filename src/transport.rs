@@ -4,8 +4,9 @@
 
 use std::rc::Rc;
 
-use crate::error::Result;
-use crate::sign::v4::canonical_query;
+use crate::classify::NetworkFailure;
+use crate::error::{Error, Result};
+use crate::url::canonical_query;
 
 /// One HTTP request, fully described; the body travels separately.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -81,7 +82,7 @@ pub trait Body {
                 return Ok(out);
             }
             if out.len() + chunk.len() > limit {
-                return Err(crate::error::Error::MalformedResponse(format!(
+                return Err(Error::MalformedResponse(format!(
                     "reply body larger than {limit} bytes"
                 )));
             }
@@ -89,13 +90,6 @@ pub trait Body {
         }
     }
 }
-
-/// What a request refused by the host's egress policy fails with.
-pub const DENIED: &str = "request denied by the host's egress policy";
-/// What a request fails with when the server's certificate is rejected.
-pub const TLS_CERTIFICATE: &str = "TLS certificate rejected";
-/// What a request fails with when the TLS handshake fails.
-pub const TLS_PROTOCOL: &str = "TLS handshake failed";
 
 /// Network timeouts of every request, handed to the host.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -128,11 +122,6 @@ pub trait Transport {
     /// Applies `timeouts` to every later request.
     fn set_timeouts(&mut self, timeouts: Timeouts) {
         let _ = timeouts;
-    }
-
-    /// Waits `d` before a retry (the default, for tests, does not wait).
-    fn sleep(&self, d: std::time::Duration) {
-        let _ = d;
     }
 
     /// Sends `request` with `body` and waits for the response head.
@@ -188,7 +177,9 @@ pub trait Transport {
         results
             .into_iter()
             .map(|r| {
-                r.unwrap_or_else(|| Err(crate::error::Error::Network("request never sent".into())))
+                r.unwrap_or_else(|| {
+                    Err(Error::network(NetworkFailure::Other, "request never sent"))
+                })
             })
             .collect()
     }

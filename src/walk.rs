@@ -5,10 +5,11 @@
 use std::collections::VecDeque;
 use std::rc::Rc;
 
-use crate::driver::{FileInfo, LIST_MAX, S3Driver};
+use crate::client::S3Client;
 use crate::error::{Error, Result};
-use crate::path::{self, is_subpath};
-use crate::s3::request::ListObjects;
+use crate::file_info::FileInfo;
+use crate::path::{self, KeyMapper, is_subpath};
+use crate::s3::request::{LIST_MAX, ListObjects};
 use crate::time::UtcDateTime;
 use crate::transport::Transport;
 
@@ -36,7 +37,8 @@ fn directory_diff(prev: &str, dir: &str) -> Vec<String> {
 
 /// A walk in progress.
 pub struct Walker<T: Transport> {
-    driver: Rc<S3Driver<T>>,
+    client: Rc<S3Client<T>>,
+    keys: KeyMapper,
     prefix: String,
     start_after: Option<String>,
     token: Option<String>,
@@ -51,7 +53,8 @@ pub struct Walker<T: Transport> {
 impl<T: Transport> Walker<T> {
     /// A walk of everything below `from` (`/` for all), after the hint if any.
     pub fn new(
-        driver: Rc<S3Driver<T>>,
+        client: Rc<S3Client<T>>,
+        keys: KeyMapper,
         from: &str,
         start_after_hint: Option<&str>,
     ) -> Result<Self> {
@@ -59,7 +62,6 @@ impl<T: Transport> Walker<T> {
         if let Some(h) = start_after_hint.filter(|h| !h.is_empty()) {
             path::check_or_root(h)?;
         }
-        let keys = driver.keys();
         let prefix = keys.dir_prefix(from);
         // No StartAfter at all without a hint: SeaweedFS returns nothing for one.
         let start_after = start_after_hint
@@ -75,7 +77,8 @@ impl<T: Transport> Walker<T> {
             prev_dir: from.to_owned(),
             skipped: Vec::new(),
             pending: VecDeque::new(),
-            driver,
+            client,
+            keys,
         })
     }
 
@@ -93,7 +96,7 @@ impl<T: Transport> Walker<T> {
     }
 
     fn fetch_page(&mut self) -> Result<()> {
-        let page = self.driver.list_objects(
+        let page = self.client.list_objects(
             &self.op,
             &ListObjects {
                 prefix: &self.prefix,
@@ -109,7 +112,7 @@ impl<T: Transport> Walker<T> {
         )?;
         self.started = true;
         for object in &page.contents {
-            let path = self.driver.keys().path(&object.key);
+            let path = self.keys.path(&object.key);
             // A key ending in `/` is an empty-directory marker: only directories.
             let (dir, file) = match path.strip_suffix('/') {
                 Some(d) => (d.to_owned(), false),
@@ -119,12 +122,7 @@ impl<T: Transport> Walker<T> {
                 continue;
             }
             for d in directory_diff(&self.prev_dir, &dir) {
-                self.pending.push_back(FileInfo {
-                    path: d,
-                    size: 0,
-                    mod_time: None,
-                    is_dir: true,
-                });
+                self.pending.push_back(FileInfo::dir(d));
             }
             self.prev_dir = dir;
             if file {

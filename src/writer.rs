@@ -21,10 +21,9 @@
 use std::collections::VecDeque;
 use std::rc::Rc;
 
+use crate::client::S3Client;
 use crate::config::MIN_CHUNK_SIZE;
-use crate::driver::S3Driver;
 use crate::error::{Error, Result};
-use crate::path;
 use crate::s3::request::CompletedPart;
 use crate::transport::Transport;
 
@@ -53,7 +52,7 @@ enum FlightState<P> {
 
 /// A writer on one path.
 pub struct Writer<T: Transport> {
-    driver: Rc<S3Driver<T>>,
+    client: Rc<S3Client<T>>,
     path: String,
     key: String,
     upload_id: String,
@@ -72,14 +71,13 @@ pub struct Writer<T: Transport> {
 }
 
 impl<T: Transport> Writer<T> {
-    /// Opens a writer: a new upload, or with `append` the open upload of the
-    /// path (or a fresh one over a committed empty file).
-    pub fn open(driver: Rc<S3Driver<T>>, path: &str, append: bool) -> Result<Self> {
-        path::check(path)?;
-        let key = driver.keys().key(path);
+    /// Opens a writer of the (checked) storage `path` stored at `key`: a new
+    /// upload, or with `append` the open upload of the key (or a fresh one
+    /// over a committed empty file).
+    pub fn open(client: Rc<S3Client<T>>, path: &str, key: String, append: bool) -> Result<Self> {
         let op = format!("writer {path}");
-        let chunk = driver.config().chunk_size as usize;
-        let concurrency = driver.config().upload_max_concurrency as usize;
+        let chunk = client.config().chunk_size as usize;
+        let concurrency = client.config().upload_max_concurrency as usize;
         let mut w = Writer {
             path: path.to_owned(),
             upload_id: String::new(),
@@ -93,12 +91,12 @@ impl<T: Transport> Writer<T> {
             committed: false,
             cancelled: false,
             key,
-            driver,
+            client,
         };
         if append {
-            match w.driver.find_upload(&op, &w.key)? {
+            match w.client.find_upload(&op, &w.key)? {
                 Some(id) => {
-                    let parts = w.driver.list_parts(&op, &w.key, &id)?;
+                    let parts = w.client.list_parts(&op, &w.key, &id)?;
                     // Parts go up in parallel, so a writer that died may have
                     // left a gap; only the parts before it count, and later
                     // ones are overwritten as the upload goes on.
@@ -116,24 +114,25 @@ impl<T: Transport> Writer<T> {
                     w.upload_id = id;
                     return Ok(w);
                 }
-                None => {
-                    let info = w.driver.stat(path)?;
-                    if info.is_dir {
+                // A directory or nothing at all: there is no file to append to.
+                None => match w.client.head_object(&op, &w.key)? {
+                    None => {
                         return Err(Error::PathNotFound {
                             path: path.to_owned(),
                         });
                     }
-                    if info.size > 0 {
+                    Some(head) if head.size > 0 => {
                         return Err(Error::InvalidState(format!(
                             "cannot append to {path}: it is committed with {} bytes (only an \
                              open upload or an empty file can be appended to)",
-                            info.size
+                            head.size
                         )));
                     }
-                }
+                    Some(_) => {}
+                },
             }
         }
-        w.upload_id = w.driver.create_upload(&op, &w.key)?;
+        w.upload_id = w.client.create_upload(&op, &w.key)?;
         Ok(w)
     }
 
@@ -223,7 +222,7 @@ impl<T: Transport> Writer<T> {
 
     fn begin(&self, number: u32, data: &Rc<Vec<u8>>, attempt: u32) -> FlightState<T::Pending> {
         match self
-            .driver
+            .client
             .begin_part(&self.key, &self.upload_id, number, data.clone(), attempt)
         {
             Ok(p) => FlightState::Sending(p),
@@ -248,19 +247,18 @@ impl<T: Transport> Writer<T> {
                     }
                 }
                 let block = wait && !sending.is_empty() && !failed;
-                let ready = self.driver.drive(&mut sending, block);
+                let ready = self.client.drive(&mut sending, block);
                 ready.into_iter().map(|r| index[r]).collect::<Vec<_>>()
             };
             let op = self.op("writer");
             for i in ready {
                 let flight = &mut self.flights[i];
-                let FlightState::Sending(p) = std::mem::replace(
-                    &mut flight.state,
-                    FlightState::Failed(Error::Network(String::new())),
-                ) else {
+                let FlightState::Sending(p) =
+                    std::mem::replace(&mut flight.state, FlightState::Done(String::new()))
+                else {
                     unreachable!("only sending flights are driven");
                 };
-                flight.state = match self.driver.finish_part(&op, p) {
+                flight.state = match self.client.finish_part(&op, p) {
                     Ok(etag) => FlightState::Done(etag),
                     Err(e) => FlightState::Failed(e),
                 };
@@ -301,7 +299,7 @@ impl<T: Transport> Writer<T> {
             let FlightState::Failed(e) = &self.flights[i].state else {
                 continue;
             };
-            if self.driver.back_off(self.flights[i].attempt, e) {
+            if self.client.back_off(self.flights[i].attempt, e) {
                 let f = &self.flights[i];
                 let (number, data, attempt) = (f.number, f.data.clone(), f.attempt + 1);
                 let state = self.begin(number, &data, attempt);
@@ -366,13 +364,13 @@ impl<T: Transport> Writer<T> {
         let op = self.op("writer (resume)");
         let total = self.uploaded;
         if let Err(e) =
-            self.driver
+            self.client
                 .complete_upload(&op, &self.key, &self.upload_id, &self.completed_parts())
         {
-            let _ = self.driver.abort_upload(&op, &self.key, &self.upload_id);
+            let _ = self.client.abort_upload(&op, &self.key, &self.upload_id);
             return Err(e);
         }
-        self.upload_id = self.driver.create_upload(&op, &self.key)?;
+        self.upload_id = self.client.create_upload(&op, &self.key)?;
         self.parts.clear();
         self.uploaded = 0;
         let chunk = self.chunk as u64;
@@ -382,7 +380,7 @@ impl<T: Transport> Writer<T> {
         for i in 0..whole {
             let number = i as u32 + 1;
             let range = (i * chunk, (i + 1) * chunk - 1);
-            let etag = self.driver.upload_part_copy(
+            let etag = self.client.upload_part_copy(
                 &op,
                 &self.key,
                 &self.upload_id,
@@ -397,7 +395,7 @@ impl<T: Transport> Writer<T> {
             });
             self.uploaded += chunk;
         }
-        let tail = self.driver.get_range(&op, &self.key, whole * chunk)?;
+        let tail = self.client.get_range(&op, &self.key, whole * chunk)?;
         if tail.len() as u64 != total - whole * chunk {
             return Err(Error::MalformedResponse(format!(
                 "{op}: re-reading the tail gave {} bytes, expected {}",
@@ -433,7 +431,7 @@ impl<T: Transport> Writer<T> {
         self.cancelled = true;
         self.buf = Vec::new();
         self.flights.clear();
-        self.driver
+        self.client
             .abort_upload(&self.op("cancel"), &self.key, &self.upload_id)
     }
 
@@ -446,7 +444,7 @@ impl<T: Transport> Writer<T> {
         let op = self.op("commit");
         if self.parts.is_empty() {
             let etag = self
-                .driver
+                .client
                 .upload_part(&op, &self.key, &self.upload_id, 1, &[])?;
             self.parts.push(UploadedPart {
                 number: 1,
@@ -455,10 +453,10 @@ impl<T: Transport> Writer<T> {
             });
         }
         if let Err(e) =
-            self.driver
+            self.client
                 .complete_upload(&op, &self.key, &self.upload_id, &self.completed_parts())
         {
-            let _ = self.driver.abort_upload(&op, &self.key, &self.upload_id);
+            let _ = self.client.abort_upload(&op, &self.key, &self.upload_id);
             return Err(e);
         }
         Ok(())

@@ -4,7 +4,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use s3_storage_driver::cloudfront::{CloudFrontOptions, parse_go_duration};
+use s3_storage_driver::cloudfront::CloudFrontOptions;
+use s3_storage_driver::duration::parse_go_duration;
 use s3_storage_driver::config::{Config, Value};
 
 fn params(text: &str) -> Vec<(String, Value)> {

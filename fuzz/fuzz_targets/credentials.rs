@@ -9,6 +9,7 @@ use std::rc::Rc;
 use libfuzzer_sys::fuzz_target;
 use s3_storage_driver::credentials::{CredentialChain, Source};
 use s3_storage_driver::error::Result;
+use s3_storage_driver::platform::FixedPlatform;
 use s3_storage_driver::time::UtcDateTime;
 use s3_storage_driver::transport::{Body, Request, Response, Transport};
 
@@ -61,16 +62,18 @@ impl Transport for Replay<'_> {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let token_file = std::env::temp_dir().join("s3-driver-fuzz-web-identity-token");
-    if !token_file.exists() {
-        let _ = std::fs::write(&token_file, "token");
-    }
+    let token_file = "/var/run/secrets/token";
+    let platform = FixedPlatform {
+        now: UtcDateTime::parse_amz_date("20261128T000000Z").expect("a valid date"),
+        files: vec![(token_file.into(), "token".into())],
+        ..Default::default()
+    };
     let sources = [
         Source::InstanceMetadata {
             endpoint: "http://169.254.169.254".into(),
         },
         Source::WebIdentity {
-            token_file: token_file.to_string_lossy().into_owned(),
+            token_file: token_file.into(),
             role_arn: "arn:aws:iam::123456789012:role/registry".into(),
             session_name: "fuzz".into(),
             endpoint: "https://sts.amazonaws.com".into(),
@@ -82,6 +85,6 @@ fuzz_target!(|data: &[u8]| {
             next: Cell::new(0),
         };
         let chain = CredentialChain::new(source);
-        let _ = chain.get(&transport, UtcDateTime::now());
+        let _ = chain.get(&transport, &platform);
     }
 });

@@ -22,6 +22,6 @@ fuzz_target!(|body: &[u8]| {
     let _ = xml::parse::<CopyResult>(body, "CopyObjectResult", "fuzz");
     let _ = xml::parse::<DeleteResult>(body, "DeleteResult", "fuzz");
     for status in [400, 403, 404, 409, 500, 503] {
-        let _ = from_reply("fuzz", status, Some("id"), body).to_string();
+        let _ = from_reply("fuzz", "bucket", status, Some("id"), body).to_string();
     }
 });

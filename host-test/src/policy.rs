@@ -15,10 +15,11 @@ use http_body_util::BodyExt;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
-use s3_storage_driver::cloudfront::{DEFAULT_IP_RANGES_URL, split_url};
+use s3_storage_driver::cloudfront::DEFAULT_IP_RANGES_URL;
 use s3_storage_driver::config::Config;
 use s3_storage_driver::credentials::Source;
 use s3_storage_driver::s3::endpoint::Endpoint;
+use s3_storage_driver::url::split_url;
 use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody, WasiHttpHooks};
 
 use crate::faults::{BetweenBytes, Fault, FaultBody, FaultRule};
@@ -147,8 +148,8 @@ impl Allowlist {
                 .is_some_and(|f| !f.is_empty() && !f.eq_ignore_ascii_case("none"));
             if filtered {
                 let url = get("iprangesurl").unwrap_or_else(|| DEFAULT_IP_RANGES_URL.into());
-                if let Some((secure, authority, _)) = split_url(&url) {
-                    allow = allow.allow(&with_port(&authority, secure));
+                if let Some(u) = split_url(&url) {
+                    allow = allow.allow(&with_port(&u.authority, u.secure));
                 }
             }
         }
@@ -174,7 +175,7 @@ impl Allowlist {
             }
         };
         match split_url(&url) {
-            Some((secure, authority, _)) => self.allow(&with_port(&authority, secure)),
+            Some(u) => self.allow(&with_port(&u.authority, u.secure)),
             None => self,
         }
     }

@@ -93,7 +93,8 @@ impl RawS3 {
 
     /// Signs and sends a request, reading the whole reply.
     pub async fn send(&self, mut req: Request, body: &[u8]) -> anyhow::Result<RawReply> {
-        self.signer.sign_request(UtcDateTime::now(), &mut req, body);
+        let now = UtcDateTime::from_system_time(std::time::SystemTime::now());
+        self.signer.sign_request(now, &mut req, body);
         let mut builder = http::Request::builder().method(req.method).uri(req.url());
         for (k, v) in &req.headers {
             builder = builder.header(k, v);

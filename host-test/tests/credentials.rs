@@ -62,7 +62,7 @@ async fn open_env(
 }
 
 fn iso(seconds_from_now: i64) -> String {
-    let now = UtcDateTime::now();
+    let now = UtcDateTime::from_system_time(std::time::SystemTime::now());
     UtcDateTime {
         seconds: now.seconds + seconds_from_now,
         nanos: 0,

@@ -2,7 +2,7 @@
 
 use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::sign::uri_encode;
+use crate::url::uri_encode;
 
 /// The resolved endpoint of one bucket.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,46 +1,19 @@
-//! What an S3 error reply means for the driver: one table from status and code
-//! to the WIT error kind.
+//! What an S3 error reply becomes: the body's code, message and request id,
+//! turned into the driver's error by [`crate::classify`]'s verdict.
 
 use super::xml::parse_error;
+use crate::classify::{Cause, Kind, classify};
 use crate::error::{BackendError, Error};
 
-/// Codes that mean the credentials or signature were refused.
-const ACCESS_DENIED: &[&str] = &[
-    // Access Denied.
-    "AccessDenied",
-    // The request signature we calculated does not match the signature you provided.
-    "SignatureDoesNotMatch",
-    // The AWS access key ID you provided does not exist in our records.
-    "InvalidAccessKeyId",
-    // The account is not signed up for the service (what s3s answers for an unknown key).
-    "NotSignedUp",
-    // The provided token has expired.
-    "ExpiredToken",
-    // The provided token is malformed or otherwise invalid.
-    "InvalidToken",
-    // All access to this object has been disabled.
-    "AllAccessDisabled",
-    // The difference between the request time and the server's time is too large.
-    "RequestTimeTooSkewed",
-];
-
-/// Codes that mean "slow down".
-const THROTTLED: &[&str] = &[
-    // Please reduce your request rate.
-    "SlowDown",
-    "Throttling",
-    "ThrottlingException",
-    "RequestLimitExceeded",
-    "TooManyRequests",
-];
-
-/// True for a reply that means "no such object".
-pub fn is_not_found(status: u16, code: &str) -> bool {
-    code == "NoSuchKey" || (status == 404 && code.is_empty()) || code == "NotFound"
-}
-
-/// Turns an error reply into the driver's error. `operation` says what failed.
-pub fn from_reply(operation: &str, status: u16, request_id: Option<&str>, body: &[u8]) -> Error {
+/// Turns an error reply into the driver's error. `operation` says what
+/// failed; `bucket` is named when the server says it does not exist.
+pub fn from_reply(
+    operation: &str,
+    bucket: &str,
+    status: u16,
+    request_id: Option<&str>,
+    body: &[u8],
+) -> Error {
     let parsed = parse_error(body).unwrap_or_default();
     let request_id = if parsed.request_id.is_empty() {
         request_id.unwrap_or_default().to_owned()
@@ -52,19 +25,32 @@ pub fn from_reply(operation: &str, status: u16, request_id: Option<&str>, body: 
     } else {
         parsed.message.clone()
     };
+    let class = classify(Cause::Reply {
+        status,
+        code: &parsed.code,
+    });
     let e = BackendError {
         operation: operation.to_owned(),
-        code: parsed.code.clone(),
+        code: parsed.code,
         message,
         status,
         request_id,
     };
-    if ACCESS_DENIED.contains(&parsed.code.as_str()) || (status == 403 && parsed.code.is_empty()) {
-        Error::AccessDenied(e)
-    } else if THROTTLED.contains(&parsed.code.as_str()) || status == 429 {
-        Error::Throttled(e)
-    } else {
-        Error::Backend(e)
+    match class.kind {
+        Kind::AccessDenied => Error::AccessDenied(e),
+        Kind::Throttled => Error::Throttled(e),
+        Kind::MissingBucket => Error::InvalidConfig(format!(
+            "bucket {bucket:?} does not exist ({}: {} (HTTP {}){})",
+            e.operation,
+            e.code,
+            e.status,
+            if e.request_id.is_empty() {
+                String::new()
+            } else {
+                format!(" [request id {}]", e.request_id)
+            }
+        )),
+        Kind::NotFound | Kind::Backend | Kind::Network => Error::Backend(e),
     }
 }
 
@@ -103,7 +89,7 @@ mod tests {
             "AccessDenied",
             "NotSignedUp",
         ] {
-            let e = from_reply("get /a", 403, None, &body(code));
+            let e = from_reply("get /a", "b", 403, None, &body(code));
             let Error::AccessDenied(b) = e else {
                 panic!("{code} gave {e:?}")
             };
@@ -112,7 +98,7 @@ mod tests {
         }
         // A HEAD has no body: the status alone decides.
         assert!(matches!(
-            from_reply("stat /a", 403, Some("HID"), b""),
+            from_reply("stat /a", "b", 403, Some("HID"), b""),
             Error::AccessDenied(BackendError { ref request_id, .. }) if request_id == "HID"
         ));
     }
@@ -120,41 +106,45 @@ mod tests {
     #[test]
     fn slow_down_is_throttled() {
         assert!(matches!(
-            from_reply("put /a", 503, None, &body("SlowDown")),
+            from_reply("put /a", "b", 503, None, &body("SlowDown")),
             Error::Throttled(_)
         ));
         assert!(matches!(
-            from_reply("put /a", 429, None, b""),
+            from_reply("put /a", "b", 429, None, b""),
             Error::Throttled(_)
         ));
     }
 
     #[test]
+    fn a_missing_bucket_is_a_configuration_error_naming_it() {
+        assert_eq!(
+            from_reply("list /", "registry", 404, Some("X"), &body("NoSuchBucket")),
+            Error::InvalidConfig(
+                "bucket \"registry\" does not exist (list /: NoSuchBucket (HTTP 404) [request id R1])"
+                    .into()
+            )
+        );
+    }
+
+    #[test]
     fn other_errors_keep_code_status_and_message() {
-        let e = from_reply("list /", 404, Some("X"), &body("NoSuchBucket"));
+        let e = from_reply("get /", "b", 409, Some("X"), &body("OperationAborted"));
         assert_eq!(
             e,
             Error::Backend(BackendError {
-                operation: "list /".into(),
-                code: "NoSuchBucket".into(),
+                operation: "get /".into(),
+                code: "OperationAborted".into(),
                 message: "m".into(),
-                status: 404,
+                status: 409,
                 request_id: "R1".into(),
             })
         );
-        let Error::Backend(b) = from_reply("x", 500, None, b"<html>oops</html>") else {
+        let Error::Backend(b) = from_reply("x", "b", 500, None, b"<html>oops</html>") else {
             panic!()
         };
         assert_eq!(
             (b.code.as_str(), b.message.as_str()),
             ("", "Internal Server Error")
         );
-    }
-
-    #[test]
-    fn not_found_detection() {
-        assert!(is_not_found(404, "NoSuchKey"));
-        assert!(is_not_found(404, ""));
-        assert!(!is_not_found(404, "NoSuchBucket"));
     }
 }

@@ -11,6 +11,9 @@ use crate::transport::Request;
 /// Every object this driver writes has this content type, as in the reference.
 pub const CONTENT_TYPE: &str = "application/octet-stream";
 
+/// S3's page size, and the most keys one DeleteObjects takes.
+pub const LIST_MAX: u32 = 1000;
+
 /// Parameters of a ListObjectsV2 call.
 #[derive(Debug, Clone, Default)]
 pub struct ListObjects<'a> {
@@ -303,7 +306,7 @@ impl Requests {
         format!(
             "/{}/{}",
             self.endpoint.bucket,
-            crate::sign::uri_encode(key, true)
+            crate::url::uri_encode(key, true)
         )
     }
 }

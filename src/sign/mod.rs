@@ -1,4 +1,5 @@
-//! Request signing: credentials and AWS Signature Version 4.
+//! Request signing: credentials, AWS Signature Version 4 and 2, and the
+//! signer a driver uses.
 
 pub mod v2;
 pub mod v4;
@@ -129,30 +130,9 @@ impl RequestSigner {
             "{scheme}://{}{}?{}",
             req.authority,
             req.path,
-            v4::canonical_query(&query)
+            crate::url::canonical_query(&query)
         )
     }
-}
-
-/// Percent-encodes per RFC 3986 as SigV4 requires: everything but
-/// `A-Z a-z 0-9 - . _ ~` is encoded; `/` is kept when `keep_slash`.
-pub fn uri_encode(input: &str, keep_slash: bool) -> String {
-    let mut out = String::with_capacity(input.len());
-    for b in input.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                out.push(b as char)
-            }
-            b'/' if keep_slash => out.push('/'),
-            _ => {
-                const HEX: &[u8; 16] = b"0123456789ABCDEF";
-                out.push('%');
-                out.push(HEX[usize::from(b >> 4)] as char);
-                out.push(HEX[usize::from(b & 15)] as char);
-            }
-        }
-    }
-    out
 }
 
 #[cfg(test)]
@@ -165,13 +145,5 @@ mod tests {
         let d = format!("{c:?}");
         assert!(d.contains("AKID"));
         assert!(!d.contains("s3cr3t") && !d.contains("t0k3n"));
-    }
-
-    #[test]
-    fn uri_encoding_keeps_only_unreserved_characters() {
-        assert_eq!(uri_encode("a b/c~d", true), "a%20b/c~d");
-        assert_eq!(uri_encode("a b/c", false), "a%20b%2Fc");
-        assert_eq!(uri_encode("ሴ", true), "%E1%88%B4");
-        assert_eq!(uri_encode("$&+", true), "%24%26%2B");
     }
 }
