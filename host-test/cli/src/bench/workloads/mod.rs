@@ -1,0 +1,247 @@
+//! The reference suite's benchmark workloads and ours, each run through the
+//! component, through a native Rust S3 client (object_store), and through
+//! the raw ceiling (the same signing code, natively, over a pooled hyper
+//! client, no wasm), on the same server in the same run. Every requests/op
+//! figure is counted: the component's by the host's policy, the raw
+//! client's by the client itself; object_store's cannot be seen (`-`).
+
+mod listings;
+mod objects;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, bail};
+use s3_driver_host::config_file::core_params;
+use s3_driver_host::{ConfigValue, Driver};
+use s3_driver_kit::raw::{RawReply, RawS3};
+use s3_storage_driver::config::{Config, Params};
+
+use super::native::Native;
+use super::{Table, peak_rss_mib, reset_peak_rss};
+
+const MIB: usize = 1 << 20;
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Object sizes of the PutGet and Stream workloads.
+    pub sizes: Vec<usize>,
+    /// Repetitions of each small workload.
+    pub rounds: usize,
+    /// Keys of the Walk workload.
+    pub walk_keys: usize,
+    /// Size of the Move and concurrent-stream objects.
+    pub big: usize,
+    /// Concurrent streams.
+    pub streams: usize,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            sizes: vec![0, 1 << 10, MIB, 64 * MIB],
+            rounds: 20,
+            walk_keys: 10_000,
+            big: 64 * MIB,
+            streams: 16,
+        }
+    }
+}
+
+fn content(len: usize) -> Vec<u8> {
+    (0..len).map(|i| (i * 31 + i / 4099) as u8).collect()
+}
+
+fn human(bytes: usize) -> String {
+    match bytes {
+        0 => "0 B".into(),
+        b if b < MIB => format!("{} KiB", b >> 10),
+        b => format!("{} MiB", b >> 20),
+    }
+}
+
+/// The native client's name in the table.
+const NATIVE: &str = "object_store";
+/// The raw client's name in the table.
+const RAW: &str = "raw ceiling";
+
+/// One measured line.
+struct Line {
+    ops: usize,
+    bytes: usize,
+    elapsed: Duration,
+    requests: Option<u64>,
+    rss: Option<f64>,
+}
+
+/// Everything a workload needs: the three clients, where keys go, the table.
+struct Bench<'a> {
+    d: &'a Driver,
+    /// Shared with the workloads' futures; clones count into one counter.
+    raw: Arc<RawS3>,
+    native: Native,
+    /// The driver's `chunksize`.
+    chunk: usize,
+    /// The driver's `rootdirectory`, trimmed, for the other clients' keys.
+    root: Option<String>,
+    o: &'a Options,
+    table: Table,
+    /// Component ops/s of the current workload, for the ratios.
+    last_component: f64,
+}
+
+impl Bench<'_> {
+    /// The key the component stores `path` at, for the other clients.
+    fn key(&self, path: &str) -> String {
+        match &self.root {
+            Some(r) => format!("{r}{path}"),
+            None => path.trim_start_matches('/').to_owned(),
+        }
+    }
+
+    fn rounds(&self) -> usize {
+        self.o.rounds.max(1)
+    }
+
+    fn row(&mut self, workload: &str, client: &str, l: Line) {
+        let secs = l.elapsed.as_secs_f64().max(1e-9);
+        let ops = l.ops as f64 / secs;
+        let mbs = if l.bytes > 0 {
+            format!("{:.1}", l.bytes as f64 / MIB as f64 / secs)
+        } else {
+            "-".into()
+        };
+        let ratio = if client == "component" {
+            self.last_component = ops;
+            "1.00".to_owned()
+        } else {
+            format!("{:.2}", self.last_component / ops)
+        };
+        let rpo = l
+            .requests
+            .map_or("-".into(), |r| format!("{:.2}", r as f64 / l.ops as f64));
+        let rss = l.rss.map_or("-".into(), |r| format!("{r:.0}"));
+        self.table.row(&[
+            workload,
+            client,
+            &format!("{ops:.1}"),
+            &mbs,
+            &ratio,
+            &rpo,
+            &rss,
+        ]);
+    }
+
+    /// Requests sent so far by `client`, where this host can count them.
+    fn sent(&self, client: &str) -> Option<u64> {
+        match client {
+            "component" => Some(self.d.http_stats().requests),
+            RAW => Some(self.raw.sent()),
+            _ => None,
+        }
+    }
+
+    /// Runs `f` once as `client`, timed, in a fresh peak-RSS window, and
+    /// adds its row with the requests it sent.
+    async fn timed<F, Fut>(
+        &mut self,
+        workload: &str,
+        client: &str,
+        ops: usize,
+        bytes: usize,
+        f: F,
+    ) -> anyhow::Result<()>
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = anyhow::Result<()>>,
+    {
+        let before = self.sent(client);
+        reset_peak_rss();
+        let started = Instant::now();
+        f().await.with_context(|| format!("{workload} {client}"))?;
+        let elapsed = started.elapsed();
+        let requests = self.sent(client).zip(before).map(|(a, b)| a - b);
+        self.row(
+            workload,
+            client,
+            Line {
+                ops,
+                bytes,
+                elapsed,
+                requests,
+                rss: peak_rss_mib(),
+            },
+        );
+        Ok(())
+    }
+}
+
+/// The length of a whole object read back (an empty one answers 416 to the
+/// driver's `Range: bytes=0-`).
+async fn raw_len(raw: &RawS3, key: &str) -> anyhow::Result<usize> {
+    let r = raw.get(key).await?;
+    match r.status {
+        416 => Ok(0),
+        _ => {
+            ok(&r, "get")?;
+            Ok(r.body.len())
+        }
+    }
+}
+
+fn ok(r: &RawReply, what: &str) -> anyhow::Result<()> {
+    if !(200..300).contains(&r.status) {
+        bail!("{what}: HTTP {}", r.status);
+    }
+    Ok(())
+}
+
+/// Runs every workload; `params` names the store the driver `d` was opened on.
+pub async fn run(
+    d: &Driver,
+    params: &[(String, ConfigValue)],
+    o: &Options,
+) -> anyhow::Result<Table> {
+    let core = core_params(params);
+    let chunk = Config::from_params(&core)
+        .map_err(|e| anyhow::anyhow!("{e}"))?
+        .chunk_size as usize;
+    let root = Params::new(&core)
+        .string(s3_storage_driver::config::Key::RootDirectory.name())
+        .map_err(|e| anyhow::anyhow!("{e}"))?
+        .trim_matches('/')
+        .to_owned();
+    let mut b = Bench {
+        d,
+        raw: Arc::new(RawS3::from_params(params)?),
+        native: Native::from_params(params)?,
+        chunk,
+        root: Some(root).filter(|r| !r.is_empty()),
+        o,
+        table: Table::new(&[
+            "workload",
+            "client",
+            "ops/s",
+            "MiB/s",
+            "component/this",
+            "requests/op",
+            "peak RSS MiB",
+        ]),
+        last_component: 0.0,
+    };
+    for &size in &o.sizes {
+        b.put_get(size).await?;
+        b.stream(size).await?;
+    }
+    for files in [5usize, 50] {
+        b.list(files).await?;
+        b.delete(files).await?;
+    }
+    b.stat().await?;
+    b.walk().await?;
+    b.move_big().await?;
+    b.concurrent_streams().await?;
+    d.delete("/bench").await?;
+    Ok(b.table)
+}

@@ -1,0 +1,171 @@
+//! `s3-driver`: every storage-driver operation from the command line, through
+//! the component in wasmtime; the reference suite (`conformance`) and the
+//! benchmark (`bench`). Exit status: 0 success, 1 driver error, 2 usage or
+//! configuration error. One file per subcommand family.
+
+mod bench;
+mod conformance;
+mod demo;
+mod ops;
+mod target;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use target::{Failure, open};
+
+#[derive(Parser)]
+#[command(
+    name = "s3-driver",
+    version,
+    about = "Docker Distribution's S3 storage driver as a WebAssembly component"
+)]
+pub struct Cli {
+    /// A Distribution config.yml; its `storage: s3:` block configures the driver.
+    /// Without an endpoint and credentials the embedded S3 server is used.
+    #[arg(long, global = true)]
+    pub config: Option<PathBuf>,
+    /// Keep the embedded server's data in this directory (default: a temporary one).
+    #[arg(long, global = true)]
+    pub embedded_dir: Option<PathBuf>,
+    /// Trust the CA certificates in this PEM file for HTTPS to the endpoint.
+    #[arg(long, global = true)]
+    pub ca_file: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Store a file (or standard input) at PATH.
+    Put { path: String, file: Option<PathBuf> },
+    /// Print the content of PATH from an offset.
+    Get {
+        path: String,
+        #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
+        offset: i64,
+    },
+    /// Size, modification time and kind of PATH.
+    Stat { path: String },
+    /// The direct children of PATH.
+    Ls { path: String },
+    /// Move SRC to DST.
+    Mv { src: String, dst: String },
+    /// Delete PATH and everything below it.
+    Rm { path: String },
+    /// The redirect URL a client would get for PATH.
+    Url {
+        path: String,
+        #[arg(long, default_value = "GET")]
+        method: String,
+        #[arg(long, default_value = "127.0.0.1")]
+        client_ip: String,
+    },
+    /// Walk everything below PATH.
+    Walk { path: String },
+    /// Run the reference driver's test suite (48 cases) against the configured
+    /// store, each case in a scratch prefix it cleans up; print a table.
+    Conformance {
+        /// Run the reference's full sizes (a 5 GiB stream, 32 x 32 MiB streams).
+        #[arg(long)]
+        full_size: bool,
+        /// Run only the cases whose name contains this text.
+        #[arg(long)]
+        only: Option<String>,
+    },
+    /// Measure the host (compile, precompiled load, hot swap, instantiation,
+    /// a warm call), the memory of a large streamed upload and download, and
+    /// the workloads (PutGet, Stream, List, Delete, Stat, Walk, Move,
+    /// concurrent streams) through the component, object_store and the raw
+    /// ceiling; print the figures.
+    Bench {
+        /// Samples per figure.
+        #[arg(long, default_value_t = 20)]
+        rounds: usize,
+        /// Only `memory`, only `host` or only `workloads`.
+        #[arg(long)]
+        only: Option<String>,
+        /// Size of the memory check's object, in MiB.
+        #[arg(long, default_value_t = 1024)]
+        memory_mib: usize,
+        /// Add the 1 GiB PutGet and Stream sizes.
+        #[arg(long)]
+        full_size: bool,
+    },
+    /// Store, stat, list, read back (SHA-256 checked) and delete a blob.
+    Demo {
+        /// Blob size in MiB.
+        #[arg(long, default_value_t = 4)]
+        mib: usize,
+    },
+}
+
+async fn run(cli: Cli) -> Result<(), Failure> {
+    match &cli.command {
+        Command::Conformance { full_size, only } => {
+            return conformance::conformance(&cli, *full_size, only.as_deref()).await;
+        }
+        Command::Bench {
+            rounds,
+            only,
+            memory_mib,
+            full_size,
+        } => {
+            let choice = bench::Choice {
+                rounds: *rounds,
+                only: only.clone(),
+                memory_mib: *memory_mib,
+                full_size: *full_size,
+            };
+            return bench::command(&cli, &choice).await;
+        }
+        _ => {}
+    }
+    let (driver, _server) = open(&cli).await?;
+    match cli.command {
+        Command::Put { path, file } => ops::put(&driver, path, file).await?,
+        Command::Get { path, offset } => ops::get(&driver, path, offset).await?,
+        Command::Stat { path } => ops::stat(&driver, path).await?,
+        Command::Ls { path } => ops::ls(&driver, path).await?,
+        Command::Mv { src, dst } => driver.move_(&src, &dst).await?,
+        Command::Rm { path } => driver.delete(&path).await?,
+        Command::Url {
+            path,
+            method,
+            client_ip,
+        } => ops::url(&driver, path, method, client_ip).await?,
+        Command::Walk { path } => ops::walk(&driver, path).await?,
+        Command::Demo { mib } => demo::demo(&driver, mib).await?,
+        Command::Conformance { .. } | Command::Bench { .. } => {
+            unreachable!("handled before opening a driver")
+        }
+    }
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    // Host logs (swaps, discarded instances, call failures) on stderr, off
+    // unless asked for: S3_DRIVER_LOG=info, or debug for every call.
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(tracing_subscriber::EnvFilter::from_env("S3_DRIVER_LOG"))
+        .init();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    match rt.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::Usage(m)) => {
+            eprintln!("s3-driver: {m}");
+            ExitCode::from(2)
+        }
+        Err(Failure::Driver(e)) => {
+            eprintln!("s3-driver: {e}");
+            ExitCode::from(1)
+        }
+    }
+}

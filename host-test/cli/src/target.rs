@@ -1,0 +1,170 @@
+//! Where the CLI's driver comes from: `--config`'s `storage: s3:` block, or
+//! the embedded S3 server when no endpoint and no credentials are
+//! configured; the component from the precompiled cache; the egress and TLS
+//! the configuration implies. Also what a failure means for the exit status.
+
+use std::path::PathBuf;
+
+use s3_driver_host::config_file::{self, core_params};
+use s3_driver_host::runtime::ComponentCache;
+use s3_driver_host::{
+    Allowlist, BUILT_COMPONENT, CallError, ConfigValue, Driver, DriverError, Grants, Middleware,
+    OutgoingPolicy, Runtime, TlsOptions,
+};
+use s3_driver_kit::{EmbeddedS3, s3_server};
+use s3_storage_driver::config::keys::Scope;
+use s3_storage_driver::config::{Key, Params};
+
+use crate::Cli;
+
+/// Why the command failed, and so its exit status.
+pub enum Failure {
+    Usage(String),
+    Driver(CallError),
+}
+
+impl From<CallError> for Failure {
+    fn from(e: CallError) -> Self {
+        match e {
+            CallError::Driver(DriverError::InvalidConfig(_)) => Failure::Usage(e.to_string()),
+            e => Failure::Driver(e),
+        }
+    }
+}
+
+/// A non-empty text parameter, read by the component's rules (last key wins).
+pub fn text(params: &[(String, ConfigValue)], key: Key) -> Option<String> {
+    Params::new(&core_params(params))
+        .optional(key.name())
+        .ok()
+        .flatten()
+}
+
+/// True for the keys that name a server and its credentials: the embedded
+/// server replaces exactly these.
+fn is_connection_key(name: &str) -> bool {
+    Key::from_name(name).is_some_and(|k| k.spec().scope == Scope::Connection)
+}
+
+/// The AWS credential variables the driver may read, when the host has them.
+fn credential_env() -> Vec<(String, String)> {
+    [
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+    ]
+    .iter()
+    .filter_map(|k| std::env::var(k).ok().map(|v| ((*k).to_owned(), v)))
+    .collect()
+}
+
+/// A configuration's parts: storage parameters, middleware, credential env.
+pub struct Configured {
+    pub params: Vec<(String, ConfigValue)>,
+    pub middleware: Vec<Middleware>,
+    pub env: Vec<(String, String)>,
+}
+
+/// The driver's configuration from `--config`, or the embedded server's.
+pub async fn target_params(cli: &Cli) -> Result<(Configured, Option<EmbeddedS3>), Failure> {
+    let config = match &cli.config {
+        Some(path) => config_file::from_file(path).map_err(|e| Failure::Usage(format!("{e:#}")))?,
+        None => config_file::DistributionConfig::default(),
+    };
+    let (mut params, middleware) = (config.storage, config.middleware);
+    let env = credential_env();
+    let has_endpoint = text(&params, Key::RegionEndpoint).is_some();
+    let has_credentials = text(&params, Key::AccessKey).is_some()
+        || env.iter().any(|(k, _)| {
+            matches!(
+                k.as_str(),
+                "AWS_ACCESS_KEY_ID" | "AWS_WEB_IDENTITY_TOKEN_FILE"
+            )
+        });
+    let mut server = None;
+    if !has_endpoint && !has_credentials {
+        let s = match &cli.embedded_dir {
+            Some(dir) => {
+                EmbeddedS3::start(
+                    dir,
+                    s3_server::DEFAULT_ACCESS_KEY,
+                    s3_server::DEFAULT_SECRET_KEY,
+                    s3_server::DEFAULT_BUCKET,
+                )
+                .await
+            }
+            None => EmbeddedS3::start_temp().await,
+        }
+        .map_err(|e| Failure::Usage(format!("starting the embedded S3 server: {e:#}")))?;
+        eprintln!(
+            "s3-driver: no endpoint or credentials configured; using the embedded S3 server at {} (data in {})",
+            s.endpoint(),
+            s.root().display()
+        );
+        params.retain(|(k, _)| !is_connection_key(k));
+        params.extend(s.params());
+        server = Some(s);
+    }
+    Ok((
+        Configured {
+            params,
+            middleware,
+            env,
+        },
+        server,
+    ))
+}
+
+pub async fn open(cli: &Cli) -> Result<(Driver, Option<EmbeddedS3>), Failure> {
+    let (t, server) = target_params(cli).await?;
+    let driver = open_configured(cli, &t).await?;
+    Ok((driver, server))
+}
+
+/// The built-in component, compiled once per build and machine: the
+/// precompiled copy lives in `$S3_DRIVER_CACHE_DIR`, else
+/// `$XDG_CACHE_HOME/s3-driver`, else `~/.cache/s3-driver`. Later runs start
+/// without Cranelift (faster, and its memory never joins the process's).
+pub fn runtime() -> Result<Runtime, String> {
+    let dir = std::env::var_os("S3_DRIVER_CACHE_DIR")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("XDG_CACHE_HOME").map(|d| PathBuf::from(d).join("s3-driver")))
+        .or_else(|| std::env::var_os("HOME").map(|d| PathBuf::from(d).join(".cache/s3-driver")));
+    let loaded = match dir {
+        Some(dir) => Runtime::from_file_cached(
+            std::path::Path::new(BUILT_COMPONENT),
+            ComponentCache::new(dir),
+        ),
+        None => Runtime::builtin(),
+    };
+    loaded.map_err(|e| format!("{e:#}"))
+}
+
+/// A driver on a resolved configuration, reaching only what it names.
+pub async fn open_configured(cli: &Cli, t: &Configured) -> Result<Driver, Failure> {
+    let runtime = runtime().map_err(Failure::Usage)?;
+    let allow = Allowlist::for_config(&t.params, &t.middleware)
+        .with_credential_endpoints(&t.params, &t.env);
+    let tls = TlsOptions {
+        skip_verify: false,
+        extra_roots_pem: match &cli.ca_file {
+            Some(path) => Some(
+                std::fs::read_to_string(path)
+                    .map_err(|e| Failure::Usage(format!("reading {}: {e}", path.display())))?,
+            ),
+            None => None,
+        },
+    };
+    let policy = OutgoingPolicy::with_tls(allow, tls)
+        .map_err(|e| Failure::Usage(format!("TLS settings: {e:#}")))?
+        .with_tls_from_params(&t.params);
+    let grants = Grants {
+        env: t.env.clone(),
+        ..Grants::default()
+    };
+    let driver = Driver::open_with(&runtime, &t.params, &t.middleware, policy, &grants).await?;
+    for w in driver.warnings() {
+        eprintln!("s3-driver: warning: {w}");
+    }
+    Ok(driver)
+}

@@ -1,0 +1,173 @@
+//! The `s3-driver` binary: the README's main job, its exit statuses and
+//! messages, and the redirect URL it shows.
+
+use std::process::Command;
+
+/// A file of the repository's `testdata/`.
+fn testdata(rel: &str) -> String {
+    format!("{}/../../testdata/{rel}", env!("CARGO_MANIFEST_DIR"))
+}
+
+fn s3_driver() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_s3-driver"))
+}
+
+#[test]
+fn demo_runs_on_the_embedded_server_and_checks_the_sha256() {
+    let out = s3_driver().args(["demo", "--mib", "3"]).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "stdout: {stdout}\nstderr: {stderr}");
+    assert!(stderr.contains("using the embedded S3 server"), "{stderr}");
+    for step in ["put", "stat", "list", "get", "delete"] {
+        assert!(
+            stdout.lines().any(|l| l.starts_with(step)),
+            "no {step} step in {stdout}"
+        );
+    }
+    assert!(stdout.contains("matches"), "{stdout}");
+    assert!(stdout.trim_end().ends_with("demo: ok"), "{stdout}");
+}
+
+#[test]
+fn put_get_stat_ls_rm_share_an_embedded_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str], input: Option<&[u8]>| {
+        let mut cmd = s3_driver();
+        cmd.arg("--embedded-dir").arg(dir.path()).args(args);
+        if let Some(data) = input {
+            let file = dir.path().join("input.bin");
+            std::fs::write(&file, data).unwrap();
+            cmd.arg(&file);
+        }
+        cmd.output().unwrap()
+    };
+    let out = run(&["put", "/cli/blob"], Some(b"hello from the cli"));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = run(&["get", "/cli/blob", "--offset", "6"], None);
+    assert_eq!(out.stdout, b"from the cli");
+    let out = run(&["stat", "/cli/blob"], None);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("size:     18"));
+    let out = run(&["ls", "/cli"], None);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "/cli/blob\n");
+    assert!(run(&["rm", "/cli"], None).status.success());
+    let out = run(&["get", "/cli/blob"], None);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("s3aws: Path not found: /cli/blob"));
+}
+
+#[test]
+fn usage_and_config_errors_exit_2_driver_errors_exit_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.yml");
+    std::fs::write(
+        &config,
+        "version: 0.1\nstorage:\n  s3:\n    regionendpoint: http://127.0.0.1:9\n    accesskey: AK\n    secretkey: SK-SECRET-MARKER\n    bucket: b\n    chunksize: 1024\n",
+    )
+    .unwrap();
+    let out = s3_driver()
+        .arg("--config")
+        .arg(&config)
+        .args(["stat", "/x"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("chunksize"), "{stderr}");
+    assert!(!stderr.contains("SK-SECRET-MARKER"));
+
+    let out = s3_driver().args(["frobnicate"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+
+    let out = s3_driver().args(["get", "relative/path"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("s3aws: invalid path: relative/path"));
+}
+
+#[test]
+fn the_cli_exits_2_with_the_message() {
+    let dir = tempfile::tempdir().unwrap();
+    for (key, value, want) in [
+        (
+            "chunksize",
+            "1024",
+            "the chunksize 1024 parameter should be a number between",
+        ),
+        (
+            "storageclass",
+            "COLD",
+            "the storageclass parameter must be one of",
+        ),
+        (
+            "encrypt",
+            "\"yes\"",
+            "the encrypt parameter should be a boolean",
+        ),
+    ] {
+        let config = dir.path().join("config.yml");
+        std::fs::write(
+            &config,
+            format!(
+                "storage:\n  s3:\n    accesskey: AK\n    secretkey: SECRET-MARKER-7f3a\n    region: us-east-1\n    bucket: registry\n    {key}: {value}\n"
+            ),
+        )
+        .unwrap();
+        let out = s3_driver()
+            .arg("--config")
+            .arg(&config)
+            .args(["stat", "/x"])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{key}: {stderr}");
+        assert!(stderr.contains(want), "{key}: {stderr}");
+        assert!(!stderr.contains("SECRET-MARKER"), "{stderr}");
+    }
+}
+
+#[test]
+fn the_cli_shows_the_chosen_url() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "version: 0.1\nstorage:\n  s3:\n    rootdirectory: /reg\nmiddleware:\n  storage:\n    - name: cloudfront\n      options:\n        baseurl: https://d111111abcdef8.cloudfront.net/\n        privatekey: {}\n        keypairid: K2JCJMDEHXQW5F\n        duration: 30m\n",
+            testdata("cloudfront/cloudfront-pkcs1.pem")
+        ),
+    )
+    .unwrap();
+    let out = s3_driver()
+        .arg("--config")
+        .arg(&config)
+        .args([
+            "url",
+            "/docker/registry/v2/blobs/sha256/ab/abc/data",
+            "--client-ip",
+            "203.0.113.7",
+        ])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let url = stdout.trim();
+    assert!(url.starts_with("https://d111111abcdef8.cloudfront.net/reg/docker/registry/v2/blobs/sha256/ab/abc/data?Expires="), "{url}");
+    let public = std::fs::read_to_string(testdata("cloudfront/cloudfront-public.pem")).unwrap();
+    let (_, expires) = s3_driver_kit::cloudfront_url::verify(url, "K2JCJMDEHXQW5F", &public);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    assert!(
+        (expires - now - 1800).abs() <= 5,
+        "expires {expires}, now {now}"
+    );
+}

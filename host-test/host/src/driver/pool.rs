@@ -1,0 +1,344 @@
+//! The instances of one driver: a pool of instances of the current version,
+//! each with the driver opened in it, leased one call (or one reader,
+//! writer or walker) at a time. An instance that traps, times out or hits
+//! its memory cap is discarded; the others keep serving.
+
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tracing::Instrument as _;
+use wasmtime::component::ResourceAny;
+
+use super::error::{CallError, CallResult};
+use crate::bindings::registry::storage::types;
+use crate::metrics::Metrics;
+use crate::outgoing::OutgoingPolicy;
+use crate::runtime::store::{Instance, arm_deadline};
+use crate::runtime::{Grants, Limits, Runtime, Version};
+use crate::{ConfigValue, Middleware};
+
+/// An instance with the guest's opened `driver` resource.
+pub(crate) struct Slot {
+    pub(crate) inst: Instance,
+    pub(crate) handle: ResourceAny,
+    /// Guest resources whose Rust handles were dropped; released on the
+    /// instance's next use (dropping one runs guest code, which is async).
+    to_drop: Vec<ResourceAny>,
+}
+
+/// Everything the clones of one driver share.
+pub(crate) struct Shared {
+    pub(crate) runtime: Runtime,
+    params: Vec<types::Parameter>,
+    middleware: Vec<Middleware>,
+    pub(crate) policy: OutgoingPolicy,
+    grants: Grants,
+    pub(crate) limits: Limits,
+    pub(crate) idle: Mutex<Vec<Slot>>,
+    permits: Arc<Semaphore>,
+    pub(crate) warnings: Vec<String>,
+    pub(crate) metrics: Metrics,
+}
+
+/// An instance checked out of the pool. Dropping it returns the instance,
+/// unless it was poisoned or its version has been swapped out.
+pub(crate) struct Lease {
+    slot: Option<Slot>,
+    pub(crate) shared: Arc<Shared>,
+    _permit: OwnedSemaphorePermit,
+}
+
+impl Lease {
+    pub(crate) fn slot(&mut self) -> &mut Slot {
+        self.slot
+            .as_mut()
+            .expect("a lease keeps its instance until it fails")
+    }
+
+    pub(crate) fn handle(&mut self) -> ResourceAny {
+        self.slot().handle
+    }
+
+    pub(crate) fn version(&self) -> Option<&Arc<Version>> {
+        self.slot.as_ref().map(|s| &s.inst.version)
+    }
+
+    /// Maps the outcome of a call into the instance; any host-level failure
+    /// discards the instance.
+    pub(crate) fn settle<T>(
+        &mut self,
+        outcome: Result<wasmtime::Result<T>, tokio::time::error::Elapsed>,
+    ) -> CallResult<T> {
+        let err = match outcome {
+            Ok(Ok(v)) => return Ok(v),
+            Ok(Err(e)) => {
+                let refused = self
+                    .slot
+                    .as_ref()
+                    .and_then(|s| s.inst.store.data().memory_refused());
+                if let Some((_, limit)) = refused {
+                    CallError::MemoryLimit { limit }
+                } else {
+                    match e.downcast_ref::<wasmtime::Trap>() {
+                        Some(wasmtime::Trap::Interrupt) => {
+                            CallError::Timeout(self.shared.limits.call_timeout)
+                        }
+                        // The trap alone: the error's context is a wasm backtrace.
+                        Some(trap) => CallError::Host(format!("the component trapped: {trap}")),
+                        None => CallError::host(e),
+                    }
+                }
+            }
+            Err(_) => CallError::Timeout(self.shared.limits.call_timeout),
+        };
+        self.poison(&err);
+        Err(err)
+    }
+
+    fn poison(&mut self, why: &CallError) {
+        if let Some(slot) = self.slot.take() {
+            tracing::warn!(
+                version = %slot.inst.version.version(),
+                error = %why,
+                "discarding a storage-driver instance"
+            );
+            self.shared.metrics.instance_discarded();
+        }
+    }
+
+    /// Hands a guest resource back; it is dropped on the instance's next use.
+    pub(crate) fn release(&mut self, handle: ResourceAny) {
+        if let Some(slot) = self.slot.as_mut() {
+            slot.to_drop.push(handle);
+        }
+    }
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        if let Some(slot) = self.slot.take()
+            && Arc::ptr_eq(&slot.inst.version, &self.shared.runtime.current())
+        {
+            self.shared.idle.lock().unwrap().push(slot);
+        }
+    }
+}
+
+/// Calls one export of `registry:storage/driver` on a lease's instance under
+/// the call deadline: `call!(lease, file_reader, call_read(handle, max))`.
+macro_rules! call {
+    ($lease:expr, $iface:ident, $method:ident($($arg:expr),* $(,)?)) => {{
+        let lease: &mut $crate::driver::pool::Lease = $lease;
+        let timeout = lease.shared.limits.call_timeout;
+        let slot = lease.slot();
+        $crate::runtime::store::arm_deadline(&mut slot.inst.store, timeout);
+        let inst = &mut slot.inst;
+        let outcome = tokio::time::timeout(
+            timeout,
+            inst.bindings
+                .registry_storage_driver()
+                .$iface()
+                .$method(&mut inst.store, $($arg),*),
+        )
+        .await;
+        lease.settle(outcome)
+    }};
+}
+
+/// Calls an export on the instance a reader, writer or walker is pinned to,
+/// observed as `op`: `pinned!(self, "file-reader.read", file_reader, call_read(max))`.
+macro_rules! pinned {
+    ($self:ident, $op:literal, $iface:ident, $method:ident($($arg:expr),* $(,)?)) => {{
+        let shared = $self.lease.shared.clone();
+        let handle = $self.handle;
+        let lease = &mut $self.lease;
+        $crate::driver::pool::observed(&shared.metrics, $op, &$self.path, async move {
+            $crate::driver::pool::driver_err($crate::driver::pool::call!(
+                lease,
+                $iface,
+                $method(handle $(, $arg)*)
+            )?)
+        })
+        .await
+    }};
+}
+
+pub(crate) use call;
+pub(crate) use pinned;
+
+/// The component's own error as a call error.
+pub(crate) fn driver_err<T>(r: Result<T, types::Error>) -> CallResult<T> {
+    r.map_err(CallError::Driver)
+}
+
+/// Times a call, records its outcome and wraps it in a tracing span.
+pub(crate) async fn observed<T>(
+    metrics: &Metrics,
+    op: &'static str,
+    path: &str,
+    fut: impl Future<Output = CallResult<T>>,
+) -> CallResult<T> {
+    let started = Instant::now();
+    metrics.begin();
+    let span = tracing::debug_span!("storage", op, path);
+    let r = fut.instrument(span).await;
+    let outcome = match &r {
+        Ok(_) => "ok",
+        Err(e) => e.kind(),
+    };
+    metrics.end(op, outcome, started.elapsed());
+    if let Err(e) = &r {
+        tracing::debug!(op, path, error = %e, "storage call failed");
+    }
+    r
+}
+
+/// A new instance of the current version with the driver opened in it.
+async fn new_slot(shared: &Shared) -> CallResult<Slot> {
+    let mut inst = shared
+        .runtime
+        .instantiate(shared.policy.clone(), &shared.grants, &shared.limits)
+        .await
+        .map_err(CallError::host)?;
+    shared.metrics.instance_created();
+    let outcome = tokio::time::timeout(
+        shared.limits.call_timeout,
+        inst.bindings.registry_storage_driver().driver().call_open(
+            &mut inst.store,
+            &shared.params,
+            &shared.middleware,
+        ),
+    )
+    .await;
+    let handle = match outcome {
+        Ok(Ok(r)) => driver_err(r)?,
+        Ok(Err(e)) => return Err(CallError::host(e)),
+        Err(_) => return Err(CallError::Timeout(shared.limits.call_timeout)),
+    };
+    Ok(Slot {
+        inst,
+        handle,
+        to_drop: Vec::new(),
+    })
+}
+
+/// The directories the guest must read: a CloudFront `privatekey` given as
+/// a path, and a web-identity token file, each granted read-only.
+fn with_file_grants(middleware: &[Middleware], grants: &Grants) -> Grants {
+    let mut grants = grants.clone();
+    for m in middleware {
+        for option in &m.options {
+            if option.key.eq_ignore_ascii_case("privatekey")
+                && let ConfigValue::Text(path) = &option.value
+                && !path.contains("-----BEGIN")
+                && let Some(dir) = std::path::Path::new(path).parent()
+                && dir.is_absolute()
+            {
+                grants.read_only_dirs.push(dir.to_path_buf());
+            }
+        }
+    }
+    if let Some((_, file)) = grants
+        .env
+        .iter()
+        .find(|(k, _)| k == "AWS_WEB_IDENTITY_TOKEN_FILE")
+        && let Some(dir) = std::path::Path::new(file).parent()
+        && dir.is_absolute()
+    {
+        grants.read_only_dirs.push(dir.to_path_buf());
+    }
+    grants
+}
+
+impl Shared {
+    /// Opens the driver in a first instance, which validates the
+    /// configuration and stays in the pool.
+    pub(crate) async fn open(
+        runtime: &Runtime,
+        params: &[(String, ConfigValue)],
+        middleware: &[Middleware],
+        policy: OutgoingPolicy,
+        grants: &Grants,
+        limits: Limits,
+    ) -> CallResult<Shared> {
+        let mut shared = Shared {
+            runtime: runtime.clone(),
+            params: params
+                .iter()
+                .map(|(k, v)| types::Parameter {
+                    key: k.clone(),
+                    value: v.clone(),
+                })
+                .collect(),
+            middleware: middleware.to_vec(),
+            policy,
+            grants: with_file_grants(middleware, grants),
+            limits,
+            idle: Mutex::new(Vec::new()),
+            permits: Arc::new(Semaphore::new(limits.max_instances.max(1))),
+            warnings: Vec::new(),
+            metrics: Metrics::default(),
+        };
+        let mut first = new_slot(&shared).await?;
+        let outcome = tokio::time::timeout(
+            limits.call_timeout,
+            first
+                .inst
+                .bindings
+                .registry_storage_driver()
+                .driver()
+                .call_warnings(&mut first.inst.store, first.handle),
+        )
+        .await;
+        shared.warnings = match outcome {
+            Ok(Ok(w)) => w,
+            Ok(Err(e)) => return Err(CallError::host(e)),
+            Err(_) => return Err(CallError::Timeout(limits.call_timeout)),
+        };
+        shared.idle.get_mut().unwrap().push(first);
+        Ok(shared)
+    }
+
+    /// Takes an instance of the current version from the pool, or makes one.
+    pub(crate) async fn lease(self: &Arc<Self>) -> CallResult<Lease> {
+        let permit = self
+            .permits
+            .clone()
+            .acquire_owned()
+            .await
+            .expect("the semaphore is never closed");
+        let current = self.runtime.current();
+        let (reused, stale) = {
+            let mut idle = self.idle.lock().unwrap();
+            // Allocates only after a swap, when there are stale instances.
+            let stale: Vec<Slot> = idle
+                .extract_if(.., |s| !Arc::ptr_eq(&s.inst.version, &current))
+                .collect();
+            (idle.pop(), stale)
+        };
+        // Instances of a swapped-out version are freed outside the lock.
+        drop(stale);
+        let mut slot = match reused {
+            Some(s) => s,
+            None => new_slot(self).await?,
+        };
+        // The drops run guest code: under a fresh deadline, not the one left
+        // from the instance's last call (long past if it sat idle).
+        arm_deadline(&mut slot.inst.store, self.limits.call_timeout);
+        let mut clean = true;
+        for h in std::mem::take(&mut slot.to_drop) {
+            clean &= h.resource_drop_async(&mut slot.inst.store).await.is_ok();
+        }
+        if !clean {
+            self.metrics.instance_discarded();
+            slot = new_slot(self).await?;
+        }
+        Ok(Lease {
+            slot: Some(slot),
+            shared: self.clone(),
+            _permit: permit,
+        })
+    }
+}

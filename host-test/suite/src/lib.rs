@@ -1,0 +1,137 @@
+//! Shared set-up of the integration tests (in `tests/`): one compiled
+//! component, a fresh embedded S3 server per test, stand-ins for AWS
+//! services, the radosgw that `.ci/run` starts, and a second build of the
+//! component for hot swaps.
+
+use std::convert::Infallible;
+use std::sync::{Arc, LazyLock};
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+
+use s3_driver_host::{
+    Allowlist, CallError, ConfigValue, Driver, DriverError, OutgoingPolicy, Runtime,
+};
+use s3_driver_kit::EmbeddedS3;
+
+/// The same source as the bundled component, built with the version label
+/// `b` (`0.1.0+b`): what hot-swap tests alternate with.
+pub const BUILT_COMPONENT_B: &str = env!("S3_DRIVER_COMPONENT_B");
+
+/// The component, compiled once per test binary.
+pub static RUNTIME: LazyLock<Runtime> =
+    LazyLock::new(|| Runtime::builtin().expect("component compiles"));
+
+/// A driver on a fresh embedded server, with `extra` parameters appended.
+pub async fn driver_with(extra: &[(&str, ConfigValue)]) -> (Driver, EmbeddedS3) {
+    let server = EmbeddedS3::start_temp().await.expect("embedded server");
+    let mut params = server.params();
+    params.extend(extra.iter().map(|(k, v)| ((*k).to_owned(), v.clone())));
+    let policy = OutgoingPolicy::new(Allowlist::for_params(&params));
+    let driver = Driver::open(&RUNTIME, &params, policy, &[])
+        .await
+        .expect("driver opens");
+    (driver, server)
+}
+
+/// A driver on a fresh embedded server.
+pub async fn driver() -> (Driver, EmbeddedS3) {
+    driver_with(&[]).await
+}
+
+/// A driver on `params`, allowed to reach what they name.
+pub async fn open_params(params: &[(String, ConfigValue)]) -> Driver {
+    Driver::open(
+        &RUNTIME,
+        params,
+        OutgoingPolicy::new(Allowlist::for_params(params)),
+        &[],
+    )
+    .await
+    .expect("driver opens")
+}
+
+/// Serves `reply(request head) -> (status, body)` over HTTP on 127.0.0.1,
+/// for stand-ins of AWS services (ip-ranges, STS, IMDS). Stops with the runtime.
+pub async fn serve_http<F>(reply: F) -> std::net::SocketAddr
+where
+    F: Fn(&http::request::Parts) -> (u16, String) + Send + Sync + 'static,
+{
+    let reply = Arc::new(reply);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
+            let reply = reply.clone();
+            tokio::spawn(async move {
+                let svc =
+                    hyper::service::service_fn(move |req: http::Request<hyper::body::Incoming>| {
+                        let (parts, _) = req.into_parts();
+                        let (status, body) = reply(&parts);
+                        async move {
+                            Ok::<_, Infallible>(
+                                http::Response::builder()
+                                    .status(status)
+                                    .body(Full::new(Bytes::from(body)))
+                                    .unwrap(),
+                            )
+                        }
+                    });
+                let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                    .serve_connection(TokioIo::new(stream), svc)
+                    .await;
+            });
+        }
+    });
+    addr
+}
+
+/// The `storage: s3:` block of the radosgw that `.ci/run` starts, reached at
+/// the URL in the environment variable `endpoint_var` (`RADOSGW_ENDPOINT` or
+/// `RADOSGW_TLS_ENDPOINT`), on `bucket`. `None` when that server is not
+/// configured, which `S3_DRIVER_REQUIRE_RADOSGW=1` turns into a failure.
+pub fn radosgw_params(endpoint_var: &str, bucket: &str) -> Option<Vec<(String, ConfigValue)>> {
+    let Some(endpoint) = std::env::var(endpoint_var).ok().filter(|e| !e.is_empty()) else {
+        assert!(
+            std::env::var("S3_DRIVER_REQUIRE_RADOSGW").as_deref() != Ok("1"),
+            "S3_DRIVER_REQUIRE_RADOSGW=1 but {endpoint_var} is not set"
+        );
+        return None;
+    };
+    let var = |k: &str| {
+        std::env::var(k).unwrap_or_else(|_| panic!("{k} must be set with {endpoint_var}"))
+    };
+    Some(vec![
+        ("accesskey".into(), text(&var("RADOSGW_ACCESS_KEY"))),
+        ("secretkey".into(), text(&var("RADOSGW_SECRET_KEY"))),
+        ("region".into(), text("us-east-1")),
+        ("regionendpoint".into(), text(&endpoint)),
+        ("bucket".into(), text(bucket)),
+        ("forcepathstyle".into(), ConfigValue::Boolean(true)),
+    ])
+}
+
+/// Text parameter.
+pub fn text(s: &str) -> ConfigValue {
+    ConfigValue::Text(s.to_owned())
+}
+
+/// The `path-not-found` path, or a panic naming what came instead.
+pub fn not_found_path<T: std::fmt::Debug>(r: Result<T, CallError>) -> String {
+    match r {
+        Err(CallError::Driver(DriverError::PathNotFound(p))) => {
+            assert_eq!(p.driver, "s3aws");
+            p.path
+        }
+        other => panic!("expected path-not-found, got {other:?}"),
+    }
+}
+
+/// `n` bytes of a fixed pattern that is not valid UTF-8 and differs per byte.
+pub fn bytes(n: usize) -> Vec<u8> {
+    (0..n).map(|i| (i * 131 + 7) as u8 ^ 0x80).collect()
+}

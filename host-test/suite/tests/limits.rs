@@ -1,0 +1,210 @@
+//! Isolation and limits: a guest past its memory cap, a guest stuck in its own
+//! code, a call stuck on the network. Each ends in a clean error, the
+//! instance is discarded, concurrent calls are unaffected and the driver keeps
+//! serving. Host failures reach callers without backtraces or paths. Also: a
+//! guest busy in its own code leaves the executor to other tasks, and an
+//! instance idle past the call timeout serves again.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+use s3_driver_host::BUILT_COMPONENT;
+use s3_driver_host::{
+    Allowlist, CallError, Driver, DriverError, Fault, FaultRule, Grants, Limits, OutgoingPolicy,
+    Runtime,
+};
+use s3_driver_kit::EmbeddedS3;
+
+async fn open(server: &EmbeddedS3, limits: Limits) -> Driver {
+    let runtime = Runtime::from_file(Path::new(BUILT_COMPONENT)).unwrap();
+    let params = server.params();
+    Driver::open_with_limits(
+        &runtime,
+        &params,
+        &[],
+        OutgoingPolicy::new(Allowlist::for_params(&params)),
+        &Grants::default(),
+        limits,
+    )
+    .await
+    .unwrap()
+}
+
+fn assert_clean(e: &CallError) {
+    let text = e.to_string();
+    for leak in ["backtrace", "/work", "/home", ".rs:", "\n"] {
+        assert!(!text.contains(leak), "{leak:?} in {text:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_guest_past_its_memory_cap_gets_a_clean_error_and_others_go_on() {
+    let server = EmbeddedS3::start_temp().await.unwrap();
+    let limits = Limits {
+        memory_bytes: 24 << 20,
+        ..Limits::default()
+    };
+    let d = open(&server, limits).await;
+    d.put_content("/small", b"fits").await.unwrap();
+
+    // 32 MiB cannot even be handed to a 24 MiB instance; stats run meanwhile.
+    let big = vec![7u8; 32 << 20];
+    let stats: Vec<_> = (0..8)
+        .map(|_| {
+            let d = d.clone();
+            tokio::spawn(async move { d.stat("/small").await })
+        })
+        .collect();
+    let e = d.put_content("/big", &big).await.unwrap_err();
+    match &e {
+        CallError::MemoryLimit { limit } => assert_eq!(*limit, 24 << 20),
+        other => panic!("expected the memory cap, got {other:?}"),
+    }
+    assert_clean(&e);
+    println!("memory cap: {e}");
+    for s in stats {
+        assert_eq!(s.await.unwrap().unwrap().size, 4);
+    }
+
+    let m = d.metrics();
+    assert_eq!(m.instances_discarded, 1);
+    assert_eq!(
+        m.op("put-content").unwrap().outcomes,
+        [("memory-limit".to_owned(), 1), ("ok".to_owned(), 1)]
+    );
+    // Nothing was written, and the driver keeps serving.
+    assert!(matches!(
+        d.stat("/big").await,
+        Err(CallError::Driver(DriverError::PathNotFound(_)))
+    ));
+    d.put_content("/after", b"ok").await.unwrap();
+    assert_eq!(d.get_content("/after").await.unwrap(), b"ok");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_guest_stuck_in_its_own_code_is_interrupted_by_the_deadline() {
+    let server = EmbeddedS3::start_temp().await.unwrap();
+    let limits = Limits {
+        call_timeout: Duration::from_millis(300),
+        memory_bytes: 3 << 29,
+        ..Limits::default()
+    };
+    let d = open(&server, limits).await;
+    // Over plain HTTP the body is hashed for the signature: 512 MiB keep the
+    // guest busy in its own code for most of a second (about 1.6 ms per MB),
+    // with no host call to wait on.
+    let big = vec![1u8; 512 << 20];
+    let before = d.http_stats().requests;
+    let e = d.put_content("/cpu", &big).await.unwrap_err();
+    match &e {
+        CallError::Timeout(t) => assert_eq!(*t, Duration::from_millis(300)),
+        other => panic!("expected a timeout, got {other:?}"),
+    }
+    assert_clean(&e);
+    println!("deadline: {e}");
+    assert_eq!(
+        d.http_stats().requests,
+        before,
+        "interrupted while hashing, before any request was sent"
+    );
+    assert_eq!(d.metrics().instances_discarded, 1);
+    d.put_content("/after", b"ok").await.unwrap();
+    assert_eq!(d.get_content("/after").await.unwrap(), b"ok");
+}
+
+/// One executor thread for everything: the embedded server, the guest and a
+/// watcher task. While the guest hashes a large body in its own code (no host
+/// call until the request goes out), the watcher must still get turns.
+#[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+async fn a_guest_busy_in_its_own_code_leaves_the_executor_to_other_tasks() {
+    let server = EmbeddedS3::start_temp().await.unwrap();
+    let limits = Limits {
+        memory_bytes: 3 << 29,
+        ..Limits::default()
+    };
+    let d = open(&server, limits).await;
+    let before = d.http_stats().requests;
+    let started = Arc::new(AtomicBool::new(false));
+    let turns = Arc::new(AtomicU64::new(0));
+
+    let put = tokio::spawn({
+        let (d, started) = (d.clone(), started.clone());
+        async move {
+            let big = vec![1u8; 512 << 20];
+            started.store(true, Ordering::SeqCst);
+            d.put_content("/cpu", &big).await
+        }
+    });
+    let watcher = tokio::spawn({
+        let (d, started, turns) = (d.clone(), started.clone(), turns.clone());
+        async move {
+            // Counts the turns it gets after the call began and before its
+            // request was sent, i.e. while the guest was hashing.
+            loop {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+                if !started.load(Ordering::SeqCst) {
+                    continue;
+                }
+                if d.http_stats().requests != before {
+                    break;
+                }
+                turns.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+    });
+    put.await.unwrap().unwrap();
+    watcher.await.unwrap();
+    let turns = turns.load(Ordering::SeqCst);
+    println!("watcher turns while the guest hashed 512 MiB: {turns}");
+    // Hashing 512 MiB takes well over 100 ms and the guest yields every
+    // 10 ms tick; a guest that never yielded would leave at most one turn.
+    assert!(
+        turns >= 5,
+        "the guest held the only executor thread ({turns} turns)"
+    );
+    assert_eq!(d.stat("/cpu").await.unwrap().size, 512 << 20);
+}
+
+/// Releasing a reader runs guest code when its instance is next used; an
+/// instance that sat idle for longer than the call timeout must not meet the
+/// deadline of its previous call there.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_instance_idle_past_the_call_timeout_serves_again() {
+    let server = EmbeddedS3::start_temp().await.unwrap();
+    let limits = Limits {
+        call_timeout: Duration::from_millis(300),
+        ..Limits::default()
+    };
+    let d = open(&server, limits).await;
+    d.put_content("/idle", b"data").await.unwrap();
+    let mut r = d.reader("/idle", 0).await.unwrap();
+    assert_eq!(r.read(16).await.unwrap(), b"data");
+    drop(r);
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert_eq!(d.get_content("/idle").await.unwrap(), b"data");
+    assert_eq!(d.metrics().instances_discarded, 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_call_stuck_on_the_network_times_out_and_the_driver_recovers() {
+    let server = EmbeddedS3::start_temp().await.unwrap();
+    let limits = Limits {
+        call_timeout: Duration::from_millis(500),
+        ..Limits::default()
+    };
+    let d = open(&server, limits).await;
+    d.put_content("/slow", b"data").await.unwrap();
+    d.policy().inject(
+        FaultRule::every(Fault::Delay(Duration::from_secs(30)))
+            .method("GET")
+            .nth(1),
+    );
+    let e = d.get_content("/slow").await.unwrap_err();
+    assert!(matches!(e, CallError::Timeout(_)), "{e:?}");
+    assert_clean(&e);
+    // The second GET is not delayed.
+    assert_eq!(d.get_content("/slow").await.unwrap(), b"data");
+    assert_eq!(d.metrics().instances_discarded, 1);
+}

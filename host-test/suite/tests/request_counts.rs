@@ -1,0 +1,82 @@
+//! How many HTTP requests each operation costs, counted by the host's policy
+//! (counts, never timings): the reference driver's minimal request patterns.
+
+use s3_driver_suite as common;
+
+use common::*;
+
+/// Requests made by `f`, from the driver's policy counters.
+macro_rules! requests {
+    ($d:expr, $f:expr) => {{
+        let before = $d.http_stats().requests;
+        $f;
+        $d.http_stats().requests - before
+    }};
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn single_object_operations_are_one_request_each() {
+    let (d, _s) = driver().await;
+    assert_eq!(
+        requests!(d, d.put_content("/one", b"x").await.unwrap()),
+        1,
+        "put-content"
+    );
+    assert_eq!(
+        requests!(d, d.get_content("/one").await.unwrap()),
+        1,
+        "get-content"
+    );
+    assert_eq!(
+        requests!(d, d.stat("/one").await.unwrap()),
+        1,
+        "stat of a file"
+    );
+    assert_eq!(
+        requests!(d, d.list("/").await.unwrap()),
+        1,
+        "list of a small directory"
+    );
+    // A file: one listing and one batch delete.
+    assert_eq!(requests!(d, d.delete("/one").await.unwrap()), 2, "delete");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn walk_and_delete_of_n_keys_page_by_thousands() {
+    let (d, _s) = driver().await;
+    let n: usize = 1005;
+    for i in 0..n {
+        d.put_content(&format!("/many/k{i:04}"), b"v")
+            .await
+            .unwrap();
+    }
+    let pages = n.div_ceil(1000) as u64;
+    let before = d.http_stats().requests;
+    let walked = d.walk_all("/many", None).await.unwrap().len();
+    let walk = d.http_stats().requests - before;
+    assert_eq!(walked, n);
+    assert_eq!(walk, pages, "walk: one ListObjectsV2 per 1000 keys");
+    // ceil(N/1000) listings and as many DeleteObjects batches.
+    assert_eq!(
+        requests!(d, d.delete("/many").await.unwrap()),
+        2 * pages,
+        "delete"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_resumed_writer_lists_only_what_it_needs() {
+    let (d, _s) = driver().await;
+    let mut w = d.writer("/w", false).await.unwrap();
+    w.write(&bytes(1000)).await.unwrap();
+    w.close().await.unwrap();
+    // One ListMultipartUploads page and one ListParts page.
+    let opened = requests!(d, {
+        let mut w = d.writer("/w", true).await.unwrap();
+        assert_eq!(w.size().await.unwrap(), 1000);
+        w
+    });
+    assert_eq!(opened, 2, "resume");
+    let mut w = d.writer("/w", true).await.unwrap();
+    w.cancel().await.unwrap();
+}
