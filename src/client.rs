@@ -12,7 +12,7 @@ use crate::classify::needs_a_look;
 use crate::config::Config;
 use crate::credentials::{CredentialChain, Source};
 use crate::error::{Error, Result};
-use crate::platform::Platform;
+use crate::platform::{LogLevel, Platform};
 use crate::reader::{content_length, read_exactly};
 use crate::retry::Jitter;
 use crate::s3::endpoint::Endpoint;
@@ -38,6 +38,16 @@ pub struct ObjectHead {
     pub mod_time: Option<UtcDateTime>,
     /// Its ETag without quotes, when sent.
     pub etag: Option<String>,
+}
+
+/// What a request attempt's log line needs, taken when the attempt starts
+/// (only when `loglevel` asks for request lines).
+#[derive(Debug)]
+pub struct AttemptLog {
+    /// Method, host and path (never the query: it may hold a token).
+    what: String,
+    attempt: u32,
+    started: UtcDateTime,
 }
 
 /// A signed, retrying S3 client for the configured bucket.
@@ -135,6 +145,41 @@ impl<T: Transport> S3Client<T> {
         Ok(())
     }
 
+    /// The start of an attempt's log line, when `loglevel` asks for them.
+    pub fn attempt_log(&self, req: &Request, attempt: u32) -> Option<AttemptLog> {
+        (self.config.log_level != "off").then(|| AttemptLog {
+            what: format!("{} {}{}", req.method, req.authority, req.path),
+            attempt,
+            started: self.platform.now(),
+        })
+    }
+
+    /// Logs an attempt's outcome: the reply's status and request id, or the
+    /// failure without a reply, and how long it took.
+    pub fn log_attempt(
+        &self,
+        log: Option<AttemptLog>,
+        head: Option<(u16, Option<&str>)>,
+        error: Option<&Error>,
+    ) {
+        let Some(log) = log else {
+            return;
+        };
+        let mut line = log.what;
+        match head {
+            Some((status, id)) => {
+                line.push_str(&format!(" -> {status} request-id {}", id.unwrap_or("-")));
+            }
+            None => line.push_str(" -> no reply"),
+        }
+        if let Some(e) = error {
+            line.push_str(&format!(" ({e})"));
+        }
+        let ms = self.platform.now().millis_since(log.started);
+        line.push_str(&format!(" attempt {} {ms} ms", log.attempt));
+        self.platform.log(LogLevel::Debug, &line);
+    }
+
     /// Signs and sends once.
     fn send_once(&self, req: &Request, body: &[u8], attempt: u32) -> Result<Response<T::Body>> {
         let mut req = req.clone();
@@ -168,10 +213,23 @@ impl<T: Transport> S3Client<T> {
     ) -> Result<R> {
         let mut attempt = first_attempt.max(1);
         loop {
-            let outcome = self
-                .send_once(req, body, attempt)
-                .and_then(|resp| self.screen(op, resp))
-                .and_then(&mut accept);
+            let log = self.attempt_log(req, attempt);
+            let outcome = match self.send_once(req, body, attempt) {
+                Ok(resp) => {
+                    let head = log.is_some().then(|| {
+                        let id = resp.header("x-amz-request-id").map(str::to_owned);
+                        (resp.status, id)
+                    });
+                    let r = self.screen(op, resp).and_then(&mut accept);
+                    let head = head.as_ref().map(|(s, id)| (*s, id.as_deref()));
+                    self.log_attempt(log, head, r.as_ref().err());
+                    r
+                }
+                Err(e) => {
+                    self.log_attempt(log, None, Some(&e));
+                    Err(e)
+                }
+            };
             match outcome {
                 Err(e) if self.back_off(attempt, &e) => attempt += 1,
                 other => return other,

@@ -148,7 +148,8 @@ fn to_wit_info(i: FileInfo) -> wit::FileInfo {
 }
 
 /// The core's platform in a component: WASI's wall and monotonic clocks,
-/// the environment and preopened directories the host granted, stderr.
+/// the environment and preopened directories the host granted, and the
+/// host's `log` import.
 struct WasiPlatform;
 
 impl Platform for WasiPlatform {
@@ -177,11 +178,12 @@ impl Platform for WasiPlatform {
     }
 
     fn log(&self, level: LogLevel, message: &str) {
+        use bindings::registry::storage::host;
         let level = match level {
-            LogLevel::Warn => "warn",
-            LogLevel::Debug => "debug",
+            LogLevel::Warn => host::LogLevel::Warn,
+            LogLevel::Debug => host::LogLevel::Debug,
         };
-        eprintln!("{NAME} {level}: {message}");
+        host::log(level, message);
     }
 }
 

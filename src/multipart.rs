@@ -5,7 +5,7 @@
 
 use std::rc::Rc;
 
-use crate::client::{ERROR_BODY_LIMIT, S3Client};
+use crate::client::{AttemptLog, ERROR_BODY_LIMIT, S3Client};
 use crate::error::{Error, Result};
 use crate::s3::request::CompletedPart;
 use crate::s3::xml::{
@@ -70,12 +70,19 @@ impl<T: Transport> S3Client<T> {
         number: u32,
         data: Rc<Vec<u8>>,
         attempt: u32,
-    ) -> Result<T::Pending> {
+    ) -> Result<(T::Pending, Option<AttemptLog>)> {
         let mut req = self
             .requests()
             .upload_part(key, upload_id, number, data.len());
         self.stamp(&mut req, &data, attempt)?;
-        self.transport().begin(&req, data)
+        let log = self.attempt_log(&req, attempt);
+        match self.transport().begin(&req, data) {
+            Ok(p) => Ok((p, log)),
+            Err(e) => {
+                self.log_attempt(log, None, Some(&e));
+                Err(e)
+            }
+        }
     }
 
     /// Hands part bodies to the host; see [`Transport::drive`].
@@ -84,9 +91,42 @@ impl<T: Transport> S3Client<T> {
     }
 
     /// The ETag of a part started by [`Self::begin_part`], or why it failed.
-    pub fn finish_part(&self, op: &str, pending: T::Pending) -> Result<String> {
-        let resp = self.screen(op, self.transport().complete(pending)?)?;
-        self.part_etag(op, resp)
+    pub fn finish_part(
+        &self,
+        op: &str,
+        pending: T::Pending,
+        log: Option<AttemptLog>,
+    ) -> Result<String> {
+        self.reply_with(log, self.transport().complete(pending), |resp| {
+            self.screen(op, resp)
+                .and_then(|resp| self.part_etag(op, resp))
+        })
+    }
+
+    /// Interprets a reply that arrived outside [`S3Client::exchange`], and
+    /// logs the attempt.
+    fn reply_with<R>(
+        &self,
+        log: Option<AttemptLog>,
+        reply: Result<Response<T::Body>>,
+        read: impl FnOnce(Response<T::Body>) -> Result<R>,
+    ) -> Result<R> {
+        match reply {
+            Ok(resp) => {
+                let head = log.is_some().then(|| {
+                    let id = resp.header("x-amz-request-id").map(str::to_owned);
+                    (resp.status, id)
+                });
+                let r = read(resp);
+                let head = head.as_ref().map(|(s, id)| (*s, id.as_deref()));
+                self.log_attempt(log, head, r.as_ref().err());
+                r
+            }
+            Err(e) => {
+                self.log_attempt(log, None, Some(&e));
+                Err(e)
+            }
+        }
     }
 
     /// An UploadPart reply's ETag, draining the reply.
@@ -247,17 +287,20 @@ impl<T: Transport> S3Client<T> {
                 .upload_part_copy(dst, upload_id, i as u32 + 1, src, Some(ranges[i]))
         };
         let mut requests = Vec::with_capacity(ranges.len());
+        let mut logs = Vec::with_capacity(ranges.len());
         for i in 0..ranges.len() {
             let mut req = request(i);
             self.stamp(&mut req, &[], 1)?;
+            logs.push(self.attempt_log(&req, 1));
             requests.push(req);
         }
         let mut parts = Vec::with_capacity(requests.len());
         let replies = self.transport().send_many(&requests, limit);
-        for (i, reply) in replies.into_iter().enumerate() {
-            let first: Result<CopyResult> = reply
-                .and_then(|resp| self.screen(op, resp))
-                .and_then(|resp| self.read_xml(op, resp, "CopyPartResult"));
+        for (i, (reply, log)) in replies.into_iter().zip(logs).enumerate() {
+            let first: Result<CopyResult> = self.reply_with(log, reply, |resp| {
+                self.screen(op, resp)
+                    .and_then(|resp| self.read_xml(op, resp, "CopyPartResult"))
+            });
             let r = match first {
                 Err(e) if e.retryable() && self.config().retry.max_attempts > 1 => {
                     self.exchange(op, &request(i), &[], 2, |resp| {

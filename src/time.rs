@@ -75,6 +75,12 @@ impl UtcDateTime {
         (y, m, d, secs / 3600, secs / 60 % 60, secs % 60)
     }
 
+    /// Milliseconds from `earlier` to this instant (negative if it is later).
+    pub fn millis_since(&self, earlier: UtcDateTime) -> i64 {
+        (self.seconds - earlier.seconds) * 1000
+            + (i64::from(self.nanos) - i64::from(earlier.nanos)) / 1_000_000
+    }
+
     /// `YYYYMMDDTHHMMSSZ`, the SigV4 `x-amz-date`.
     pub fn amz_date(&self) -> String {
         let (y, m, d, h, mi, s) = self.parts();
@@ -207,6 +213,20 @@ mod tests {
     fn http_dates_format() {
         let t = UtcDateTime::parse_amz_date("20070327T193642Z").unwrap();
         assert_eq!(t.http_date(), "Tue, 27 Mar 2007 19:36:42 GMT");
+    }
+
+    #[test]
+    fn millisecond_differences() {
+        let a = UtcDateTime {
+            seconds: 10,
+            nanos: 900_000_000,
+        };
+        let b = UtcDateTime {
+            seconds: 12,
+            nanos: 100_000_000,
+        };
+        assert_eq!(b.millis_since(a), 1200);
+        assert_eq!(a.millis_since(b), -1200);
     }
 
     #[test]

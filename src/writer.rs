@@ -21,7 +21,7 @@
 use std::collections::VecDeque;
 use std::rc::Rc;
 
-use crate::client::S3Client;
+use crate::client::{AttemptLog, S3Client};
 use crate::config::MIN_CHUNK_SIZE;
 use crate::error::{Error, Result};
 use crate::s3::request::CompletedPart;
@@ -44,7 +44,8 @@ struct Flight<P> {
 }
 
 enum FlightState<P> {
-    Sending(P),
+    /// Under way, with what its log line needs (when logging).
+    Sending(P, Option<AttemptLog>),
     /// Failed before its request went out (signing, the host's refusal).
     Failed(Error),
     Done(String),
@@ -225,7 +226,7 @@ impl<T: Transport> Writer<T> {
             .client
             .begin_part(&self.key, &self.upload_id, number, data.clone(), attempt)
         {
-            Ok(p) => FlightState::Sending(p),
+            Ok((p, log)) => FlightState::Sending(p, log),
             Err(e) => FlightState::Failed(e),
         }
     }
@@ -241,7 +242,7 @@ impl<T: Transport> Writer<T> {
                 let mut sending: Vec<&mut T::Pending> = Vec::new();
                 let mut index = Vec::new();
                 for (i, f) in self.flights.iter_mut().enumerate() {
-                    if let FlightState::Sending(p) = &mut f.state {
+                    if let FlightState::Sending(p, _) = &mut f.state {
                         sending.push(p);
                         index.push(i);
                     }
@@ -253,12 +254,12 @@ impl<T: Transport> Writer<T> {
             let op = self.op("writer");
             for i in ready {
                 let flight = &mut self.flights[i];
-                let FlightState::Sending(p) =
+                let FlightState::Sending(p, log) =
                     std::mem::replace(&mut flight.state, FlightState::Done(String::new()))
                 else {
                     unreachable!("only sending flights are driven");
                 };
-                flight.state = match self.client.finish_part(&op, p) {
+                flight.state = match self.client.finish_part(&op, p, log) {
                     Ok(etag) => FlightState::Done(etag),
                     Err(e) => FlightState::Failed(e),
                 };

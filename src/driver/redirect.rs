@@ -8,7 +8,7 @@ use std::cell::RefCell;
 use super::{PRESIGN_EXPIRY_SECS, S3Driver};
 use crate::cloudfront::{CloudFrontOptions, IpFilter, IpRanges, client_ip};
 use crate::config::Value;
-use crate::error::{Error, NAME, Result};
+use crate::error::{Error, Result};
 use crate::path;
 use crate::platform::{LogLevel, Platform};
 use crate::transport::{Body as _, Request, Transport};
@@ -103,7 +103,7 @@ impl<T: Transport> S3Driver<T> {
         if skipped > 0 {
             self.client.platform().log(
                 LogLevel::Warn,
-                &format!("{NAME}: cloudfront: skipped {skipped} unparsable AWS IP prefix(es)"),
+                &format!("cloudfront: skipped {skipped} unparsable AWS IP prefix(es)"),
             );
         }
         *cf.ranges.borrow_mut() = Some(ranges);
@@ -123,7 +123,7 @@ impl<T: Transport> S3Driver<T> {
         if due && let Err(e) = self.refresh_ip_ranges(cf) {
             self.client.platform().log(
                 LogLevel::Warn,
-                &format!("{NAME}: cloudfront: failed to update AWS IP ranges: {e}"),
+                &format!("cloudfront: failed to update AWS IP ranges: {e}"),
             );
         }
         let Some(ip) = client_ip(

@@ -51,6 +51,7 @@
 pub mod bindings;
 pub mod config_file;
 pub mod driver;
+pub mod guest_log;
 pub mod metrics;
 pub mod outgoing;
 pub mod runtime;
@@ -59,6 +60,7 @@ pub use bindings::{ConfigValue, DriverError, FileInfo, Middleware, Parameter, Re
 pub use driver::{
     AsyncReader, AsyncWriter, CallError, CallResult, Driver, Reader, WalkControl, Walker, Writer,
 };
+pub use guest_log::{GuestLog, LogCounts};
 pub use metrics::Snapshot;
 #[cfg(feature = "test-hooks")]
 pub use outgoing::faults::{Fault, FaultRule};

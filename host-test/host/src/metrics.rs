@@ -95,6 +95,7 @@ impl Metrics {
             instances_created: self.instances_created.load(Ordering::Relaxed),
             instances_discarded: self.instances_discarded.load(Ordering::Relaxed),
             http: crate::Stats::default(),
+            log_lines: Default::default(),
             http_by_status: Vec::new(),
         }
     }
@@ -148,6 +149,8 @@ pub struct Snapshot {
     pub http: crate::Stats,
     /// HTTP responses by status.
     pub http_by_status: Vec<(u16, u64)>,
+    /// Lines the component logged, by level.
+    pub log_lines: crate::guest_log::LogCounts,
 }
 
 impl Snapshot {
@@ -231,6 +234,21 @@ impl Snapshot {
             let _ = writeln!(
                 text,
                 "s3_driver_http_responses_total{{{base}status=\"{status}\"}} {n}"
+            );
+        }
+        family(
+            &mut text,
+            "log_lines_total",
+            "counter",
+            "Lines the component logged, by level.",
+        );
+        for (level, n) in [
+            ("warn", self.log_lines.warn),
+            ("debug", self.log_lines.debug),
+        ] {
+            let _ = writeln!(
+                text,
+                "s3_driver_log_lines_total{{{base}level=\"{level}\"}} {n}"
             );
         }
         text

@@ -15,13 +15,14 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use wasmtime::Engine;
-use wasmtime::component::Linker;
+use wasmtime::component::{HasSelf, Linker};
 
 pub use cache::{CACHE_ENTRIES, ComponentCache};
 pub use engine::{EPOCH_TICK, shared_engine};
 pub use store::{Grants, HostState, Limits};
 pub use version::{DRIVER_EXPORT, Prepared, SwapReport, Version};
 
+use crate::guest_log::GuestLog;
 use crate::outgoing::OutgoingPolicy;
 pub use store::Instance;
 use store::{Executor, new_store};
@@ -75,6 +76,11 @@ impl Runtime {
         wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(anyhow::Error::from)?;
         wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)
             .map_err(anyhow::Error::from)?;
+        crate::bindings::registry::storage::host::add_to_linker::<_, HasSelf<HostState>>(
+            &mut linker,
+            |s| s,
+        )
+        .map_err(anyhow::Error::from)?;
         let (version, _) = load(&engine, &linker, cache.as_ref(), bytes, 0)?;
         Ok(Self {
             inner: Arc::new(RuntimeInner {
@@ -101,7 +107,7 @@ impl Runtime {
     /// walkers already running finish on the old version. The new component
     /// is compiled (or taken from the cache), linked and instantiated once
     /// first: a component that does not implement `registry:storage/driver`
-    /// `@0.1.x` is refused and the old version keeps serving. Traffic is
+    /// `@0.2.x` is refused and the old version keeps serving. Traffic is
     /// never paused: until the final switch, new calls use the old version.
     pub fn swap(&self, bytes: &[u8]) -> anyhow::Result<SwapReport> {
         let started = Instant::now();
@@ -194,17 +200,26 @@ impl Runtime {
     }
 
     /// A fresh instance of the current version whose HTTP goes through
-    /// `policy`, whose WASI world is what `grants` allows and whose memory
-    /// is capped by `limits` (to measure instantiation, or to warm the
-    /// pooling allocator; drivers instantiate their own).
+    /// `policy`, whose WASI world is what `grants` allows, whose memory is
+    /// capped by `limits` and whose log lines go to `log` (to measure
+    /// instantiation, or to warm the pooling allocator; drivers instantiate
+    /// their own).
     pub async fn instantiate(
         &self,
         policy: OutgoingPolicy,
         grants: &Grants,
         limits: &Limits,
+        log: GuestLog,
     ) -> anyhow::Result<Instance> {
         let version = self.current();
-        let mut store = new_store(&self.inner.engine, policy, grants, limits, Executor::Tokio)?;
+        let mut store = new_store(
+            &self.inner.engine,
+            policy,
+            grants,
+            limits,
+            log,
+            Executor::Tokio,
+        )?;
         let bindings = version
             .pre
             .instantiate_async(&mut store)

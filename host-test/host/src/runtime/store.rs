@@ -18,6 +18,7 @@ use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 use super::version::Version;
 use crate::bindings::StorageDriver;
+use crate::guest_log::GuestLog;
 use crate::outgoing::OutgoingPolicy;
 
 /// Per-instance limits of a driver.
@@ -90,9 +91,11 @@ pub(crate) fn new_store(
     policy: OutgoingPolicy,
     grants: &Grants,
     limits: &Limits,
+    log: GuestLog,
     executor: Executor,
 ) -> anyhow::Result<Store<HostState>> {
     let state = HostState {
+        log,
         wasi: wasi_ctx(grants)?,
         http: WasiHttpCtx::new(),
         table: ResourceTable::new(),
@@ -152,9 +155,11 @@ pub struct Grants {
     pub guest_stderr: Option<wasmtime_wasi::p2::pipe::MemoryOutputPipe>,
 }
 
-/// Per-store state: WASI, wasi-http, the driver's outgoing policy and the
-/// memory cap.
+/// Per-store state: WASI, wasi-http, the driver's outgoing policy, its log
+/// and the memory cap.
 pub struct HostState {
+    /// Where the guest's log lines go.
+    pub(crate) log: GuestLog,
     wasi: WasiCtx,
     http: WasiHttpCtx,
     table: ResourceTable,

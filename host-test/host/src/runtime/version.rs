@@ -11,10 +11,11 @@ use wasmtime::component::Linker;
 use super::cache::{ComponentCache, compile};
 use super::store::{Executor, Grants, HostState, Limits, new_store};
 use crate::bindings::StorageDriverPre;
+use crate::guest_log::GuestLog;
 use crate::outgoing::{Allowlist, OutgoingPolicy};
 
 /// The WIT export every loadable component must have.
-pub const DRIVER_EXPORT: &str = "registry:storage/driver@0.1.0";
+pub const DRIVER_EXPORT: &str = "registry:storage/driver@0.2.0";
 
 /// One loaded build of the component. Instances keep their version alive, so
 /// an old version is freed when its last instance is.
@@ -115,6 +116,7 @@ pub(super) fn load(
             OutgoingPolicy::new(Allowlist::new()),
             &Grants::default(),
             &Limits::default(),
+            GuestLog::default(),
             Executor::Plain,
         )?;
         let bindings = pre
