@@ -176,8 +176,12 @@ fn defaults_aliases_and_warnings() {
         IpFilter::AwsRegion(vec!["us-east-1".into(), "eu-west-1".into()])
     );
     assert_eq!(o.update_frequency_secs, 3600);
-    assert_eq!(o.duration_secs, DEFAULT_DURATION_SECS);
-    assert_eq!(o.ip_ranges_url, DEFAULT_IP_RANGES_URL);
+    // The documented defaults: 20 minutes, AWS's published file.
+    assert_eq!(o.duration_secs, 20 * 60);
+    assert_eq!(
+        o.ip_ranges_url,
+        "https://ip-ranges.amazonaws.com/ip-ranges.json"
+    );
     assert!(
         warnings
             .iter()

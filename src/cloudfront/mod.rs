@@ -237,6 +237,13 @@ fn hash(p: &Params<'_>) -> Result<HashAlgorithm> {
     }
 }
 
+/// Checks that `pem` is an RSA private key CloudFront can sign with, with
+/// the same refusal as a bad inline `privatekey` (hosts that read the key
+/// file themselves use it before handing the key over).
+pub fn check_private_key(pem: &str) -> Result<()> {
+    signing::decode_key(pem).map(drop)
+}
+
 impl CloudFrontOptions {
     /// Validates the `options:` of a `name: cloudfront` middleware entry.
     /// `read_file` reads the private key when `privatekey` is a path.

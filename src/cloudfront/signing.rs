@@ -40,7 +40,10 @@ pub(super) fn decode_key(pem: &str) -> Result<rsa::RsaPrivateKey> {
     rsa::RsaPrivateKey::from_pkcs1_pem(pem)
         .or_else(|_| rsa::RsaPrivateKey::from_pkcs8_pem(pem))
         .map_err(|_| {
-            invalid("failed to decode private key as an rsa private key (PKCS#1 or PKCS#8 PEM)")
+            invalid(
+                "privatekey: failed to decode private key as an rsa private key \
+                 (PKCS#1 or PKCS#8 PEM)",
+            )
         })
 }
 

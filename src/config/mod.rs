@@ -3,6 +3,7 @@
 //! The parameters themselves are listed once, in [`keys::KEYS`].
 
 pub mod keys;
+pub mod regions;
 pub mod value;
 
 use std::time::Duration;
@@ -14,7 +15,8 @@ use crate::sign::v4::PayloadSigning;
 use crate::transport::Timeouts;
 
 pub use keys::{
-    Key, KeySpec, LOG_LEVELS, MAX_CHUNK_SIZE, MIN_CHUNK_SIZE, OBJECT_ACLS, Rule, STORAGE_CLASSES,
+    KEYS, Key, KeySpec, LOG_LEVELS, MAX_CHUNK_SIZE, MIN_CHUNK_SIZE, OBJECT_ACLS, Rule,
+    STORAGE_CLASSES,
 };
 pub use value::{Params, Value, parse_bool};
 
@@ -139,17 +141,6 @@ impl Reader<'_> {
     }
 }
 
-/// Region names as AWS spells them: `us-east-1`, `eu-central-1`, `us-gov-west-1`, `cn-north-1`.
-fn is_region_name(region: &str) -> bool {
-    let parts: Vec<&str> = region.split('-').collect();
-    parts.len() >= 3
-        && parts[..parts.len() - 1]
-            .iter()
-            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase()))
-        && parts[parts.len() - 1].bytes().all(|b| b.is_ascii_digit())
-        && !parts[parts.len() - 1].is_empty()
-}
-
 /// Where and as whom to connect.
 struct Connection {
     credentials: Credentials,
@@ -167,7 +158,7 @@ impl Connection {
             if region.is_empty() {
                 return Err(invalid("no region parameter provided".into()));
             }
-            if !is_region_name(&region) {
+            if !regions::is_aws_region(&region) {
                 return Err(invalid(format!("invalid region provided: {region}")));
             }
         }
@@ -466,6 +457,11 @@ mod tests {
         assert_eq!(
             error_of(&with(&[("region", text("moon-1"))])),
             "invalid region provided: moon-1"
+        );
+        // Shaped like a region, but in no AWS partition.
+        assert_eq!(
+            error_of(&with(&[("region", text("us-moon-1"))])),
+            "invalid region provided: us-moon-1"
         );
         let mut p = base();
         p.retain(|(k, _)| k != "bucket");

@@ -34,6 +34,20 @@ pub fn build_version() -> String {
 /// How long presigned redirect URLs stay valid (fixed in the reference).
 pub const PRESIGN_EXPIRY_SECS: u64 = 20 * 60;
 
+/// The storage middlewares this driver offers, by their `config.yml` name.
+pub const MIDDLEWARES: &[&str] = &["cloudfront"];
+
+/// Refuses a middleware name the driver does not offer, as the reference does.
+pub fn check_middleware_name(name: &str) -> Result<()> {
+    if MIDDLEWARES.contains(&name) {
+        Ok(())
+    } else {
+        Err(Error::InvalidConfig(format!(
+            "no storage middleware registered with name: {name}"
+        )))
+    }
+}
+
 /// The S3 storage driver.
 pub struct S3Driver<T: Transport> {
     client: Rc<S3Client<T>>,
@@ -66,20 +80,12 @@ impl<T: Transport> S3Driver<T> {
         let mut warnings = config.warnings.clone();
         let mut cloudfront = None;
         for (name, options) in middleware {
-            match name.as_str() {
-                "cloudfront" => {
-                    cloudfront = Some(redirect::CloudFront::from_options(
-                        options,
-                        &*platform,
-                        &mut warnings,
-                    )?)
-                }
-                other => {
-                    return Err(Error::InvalidConfig(format!(
-                        "no storage middleware registered with name: {other}"
-                    )));
-                }
-            }
+            check_middleware_name(name)?;
+            cloudfront = Some(redirect::CloudFront::from_options(
+                options,
+                &*platform,
+                &mut warnings,
+            )?);
         }
         let driver = Self {
             keys: KeyMapper::new(&config.root_directory),

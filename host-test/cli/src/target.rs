@@ -3,6 +3,10 @@
 //! configured; the component from the precompiled cache; the egress and TLS
 //! the configuration implies. Also what a failure means for the exit status.
 
+// `Failure` carries the driver's error by value, as `CallError` does; its
+// size is irrelevant next to what the CLI does.
+#![allow(clippy::result_large_err)]
+
 use std::path::PathBuf;
 
 use s3_driver_host::config_file::{self, core_params};
@@ -12,8 +16,11 @@ use s3_driver_host::{
     OutgoingPolicy, Runtime, TlsOptions,
 };
 use s3_driver_kit::{EmbeddedS3, s3_server};
+use s3_storage_driver::cloudfront::CloudFrontOptions;
 use s3_storage_driver::config::keys::Scope;
-use s3_storage_driver::config::{Key, Params};
+use s3_storage_driver::config::{Config, Key, Params, Value};
+use s3_storage_driver::driver::check_middleware_name;
+use s3_storage_driver::error::Error as CoreError;
 
 use crate::Cli;
 
@@ -32,6 +39,20 @@ impl From<CallError> for Failure {
     }
 }
 
+/// A modification time as RFC 3339 (`2026-11-28T23:30:46Z`), `-` when absent.
+pub fn rfc3339(t: Option<s3_driver_host::bindings::registry::storage::types::Timestamp>) -> String {
+    t.map_or_else(
+        || "-".to_owned(),
+        |t| {
+            s3_storage_driver::time::UtcDateTime {
+                seconds: t.seconds,
+                nanos: t.nanoseconds,
+            }
+            .iso8601()
+        },
+    )
+}
+
 /// A non-empty text parameter, read by the component's rules (last key wins).
 pub fn text(params: &[(String, ConfigValue)], key: Key) -> Option<String> {
     Params::new(&core_params(params))
@@ -44,6 +65,44 @@ pub fn text(params: &[(String, ConfigValue)], key: Key) -> Option<String> {
 /// server replaces exactly these.
 fn is_connection_key(name: &str) -> bool {
     Key::from_name(name).is_some_and(|k| k.spec().scope == Scope::Connection)
+}
+
+/// Refuses a bad configuration before anything starts (the embedded server,
+/// a driver, a file grant), by the component's own rules run natively: the
+/// CLI ships the component it was built with. When the embedded server will
+/// stand in, placeholders stand in for its connection keys.
+fn check(
+    params: &[(String, ConfigValue)],
+    middleware: &[Middleware],
+    embedded: bool,
+) -> Result<(), Failure> {
+    let refused = |e: CoreError| match e {
+        CoreError::InvalidConfig(m) => Failure::Usage(format!("invalid configuration: {m}")),
+        other => Failure::Usage(other.to_string()),
+    };
+    let mut core = core_params(params);
+    if embedded {
+        core.retain(|(k, _)| !is_connection_key(k));
+        for (k, v) in [("region", "us-east-1"), ("bucket", "placeholder")] {
+            core.push((k.to_owned(), Value::Text(v.to_owned())));
+        }
+    }
+    Config::from_params(&core).map_err(refused)?;
+    for m in middleware {
+        check_middleware_name(&m.name).map_err(refused)?;
+        let options: Vec<(String, ConfigValue)> = m
+            .options
+            .iter()
+            .map(|p| (p.key.clone(), p.value.clone()))
+            .collect();
+        CloudFrontOptions::from_options(
+            &core_params(&options),
+            |path| std::fs::read_to_string(path),
+            &mut Vec::new(),
+        )
+        .map_err(refused)?;
+    }
+    Ok(())
 }
 
 /// The AWS credential variables the driver may read, when the host has them.
@@ -81,8 +140,10 @@ pub async fn target_params(cli: &Cli) -> Result<(Configured, Option<EmbeddedS3>)
                 "AWS_ACCESS_KEY_ID" | "AWS_WEB_IDENTITY_TOKEN_FILE"
             )
         });
+    let embedded = !has_endpoint && !has_credentials;
+    check(&params, &middleware, embedded)?;
     let mut server = None;
-    if !has_endpoint && !has_credentials {
+    if embedded {
         let s = match &cli.embedded_dir {
             Some(dir) => {
                 EmbeddedS3::start(

@@ -27,6 +27,26 @@ fn demo_runs_on_the_embedded_server_and_checks_the_sha256() {
     }
     assert!(stdout.contains("matches"), "{stdout}");
     assert!(stdout.trim_end().ends_with("demo: ok"), "{stdout}");
+    // Output shows values, never Rust's Debug forms.
+    assert_rfc3339(&stdout, "mtime ");
+    assert!(
+        !stdout.contains("Some(") && !stdout.contains("[\""),
+        "{stdout}"
+    );
+}
+
+/// The text after `label` is an RFC 3339 UTC time (`2026-11-28T23:30:46Z`).
+fn assert_rfc3339(text: &str, label: &str) {
+    let at = text
+        .find(label)
+        .unwrap_or_else(|| panic!("no {label:?} in {text}"))
+        + label.len();
+    let t: String = text[at..].chars().take(20).collect();
+    let shape: String = t
+        .chars()
+        .map(|c| if c.is_ascii_digit() { '9' } else { c })
+        .collect();
+    assert_eq!(shape, "9999-99-99T99:99:99Z", "{label}{t}");
 }
 
 #[test]
@@ -51,7 +71,11 @@ fn put_get_stat_ls_rm_share_an_embedded_directory() {
     let out = run(&["get", "/cli/blob", "--offset", "6"], None);
     assert_eq!(out.stdout, b"from the cli");
     let out = run(&["stat", "/cli/blob"], None);
-    assert!(String::from_utf8_lossy(&out.stdout).contains("size:     18"));
+    let stat = String::from_utf8_lossy(&out.stdout);
+    assert!(stat.contains("size:     18"), "{stat}");
+    assert_rfc3339(&stat, "mod-time: ");
+    let out = run(&["stat", "/cli"], None);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("mod-time: -\n"));
     let out = run(&["ls", "/cli"], None);
     assert_eq!(String::from_utf8_lossy(&out.stdout), "/cli/blob\n");
     assert!(run(&["rm", "/cli"], None).status.success());
@@ -170,4 +194,67 @@ fn the_cli_shows_the_chosen_url() {
         (expires - now - 1800).abs() <= 5,
         "expires {expires}, now {now}"
     );
+}
+
+/// Configuration errors of the middleware and the region are refused with
+/// exit 2 and a message naming the parameter, before anything starts: no
+/// embedded server, no driver, no file access.
+#[test]
+fn configuration_errors_are_refused_before_anything_starts() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = testdata("cloudfront/cloudfront-pkcs1.pem");
+    for (storage, middleware, want) in [
+        (
+            "rootdirectory: /reg".to_owned(),
+            "baseurl: https://d111111abcdef8.cloudfront.net/\n        privatekey: /nonexistent/pk.pem\n        keypairid: K2JCJMDEHXQW5F".to_owned(),
+            "cloudfront: failed to read privatekey file: /nonexistent/pk.pem",
+        ),
+        (
+            "rootdirectory: /reg".to_owned(),
+            format!("privatekey: {key}\n        keypairid: K2JCJMDEHXQW5F"),
+            "cloudfront: no baseurl provided",
+        ),
+        (
+            "rootdirectory: /reg".to_owned(),
+            format!("baseurl: https://d.example/\n        privatekey: {key}"),
+            "cloudfront: no keypairid provided",
+        ),
+        (
+            "rootdirectory: /reg".to_owned(),
+            format!("baseurl: https://d.example/\n        privatekey: {key}\n        keypairid: K\n        ipfilteredby: everyone"),
+            "ipfilteredby",
+        ),
+        (
+            "rootdirectory: /reg".to_owned(),
+            format!("baseurl: https://d.example/\n        privatekey: {key}\n        keypairid: K\n        duration: soon"),
+            "invalid duration: soon",
+        ),
+        (
+            "accesskey: AK\n    secretkey: SK\n    region: us-moon-1\n    bucket: b".to_owned(),
+            format!("baseurl: https://d.example/\n        privatekey: {key}\n        keypairid: K"),
+            "invalid region provided: us-moon-1",
+        ),
+    ] {
+        let config = dir.path().join("config.yml");
+        std::fs::write(
+            &config,
+            format!(
+                "version: 0.1\nstorage:\n  s3:\n    {storage}\nmiddleware:\n  storage:\n    - name: cloudfront\n      options:\n        {middleware}\n"
+            ),
+        )
+        .unwrap();
+        let out = s3_driver()
+            .arg("--config")
+            .arg(&config)
+            .args(["stat", "/x"])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{want}: {stderr}");
+        assert!(stderr.contains(want), "{want}: {stderr}");
+        assert!(
+            !stderr.contains("embedded S3 server") && !stderr.contains("granting"),
+            "something started before the refusal: {stderr}"
+        );
+    }
 }

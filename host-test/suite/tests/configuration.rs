@@ -6,8 +6,10 @@ use s3_driver_suite as common;
 
 use common::*;
 use s3_driver_host::{
-    Allowlist, CallError, ConfigValue, Driver, DriverError, OutgoingPolicy, RedirectRequest,
+    Allowlist, CallError, ConfigValue, Driver, DriverError, Middleware, OutgoingPolicy, Parameter,
+    RedirectRequest,
 };
+use s3_storage_driver::config::{KEYS, Key, KeySpec, Rule};
 
 fn base() -> Vec<(String, ConfigValue)> {
     vec![
@@ -259,4 +261,199 @@ async fn session_tokens_are_signed_in_headers_and_presigned_queries() {
         "{url}"
     );
     d.delete("/t").await.unwrap();
+}
+
+/// A value each rule refuses, with text of the message it gives.
+fn refused_value(key: &KeySpec) -> Option<(ConfigValue, &'static str)> {
+    let list = ConfigValue::TextList(vec!["a".into(), "b".into()]);
+    match key.rule {
+        Rule::Text | Rule::Secret => Some((list, "should be a string")),
+        Rule::Bool(_) => Some((text("maybe"), "should be a boolean")),
+        Rule::Int { .. } => Some((text("lots"), "must be an integer")),
+        Rule::Duration { .. } => Some((text("soon"), "must be a duration")),
+        // The reference maps every unknown loglevel to "off" (a warning).
+        Rule::Choice { .. } if key.key == Key::LogLevel => None,
+        Rule::Choice { .. } => Some((text("no-such-choice"), "no-such-choice")),
+    }
+}
+
+/// Every `storage: s3:` parameter in the key table, and every CloudFront
+/// option, refuses a bad value at open with `invalid-config` naming it; no
+/// request is needed (the policy allows nothing).
+#[tokio::test(flavor = "multi_thread")]
+async fn every_parameter_and_option_refuses_a_bad_value_by_name() {
+    let open = |params: Vec<(String, ConfigValue)>, middleware: Vec<Middleware>| async move {
+        Driver::open_with(
+            &RUNTIME,
+            &params,
+            &middleware,
+            OutgoingPolicy::new(Allowlist::new()),
+            &Default::default(),
+        )
+        .await
+    };
+    let mut checked = 0;
+    for spec in KEYS {
+        let Some((value, want)) = refused_value(spec) else {
+            // loglevel: an unknown value opens, with a warning naming it.
+            let mut params = base();
+            params.push((spec.name.into(), text("verbose")));
+            let d = open(params, vec![]).await.unwrap();
+            assert!(d.warnings().iter().any(|w| w.contains(spec.name)));
+            continue;
+        };
+        let mut params = base();
+        params.retain(|(k, _)| k != spec.name);
+        params.push((spec.name.into(), value.clone()));
+        match open(params, vec![]).await {
+            Err(CallError::Driver(DriverError::InvalidConfig(m))) => {
+                assert!(
+                    m.contains(want),
+                    "{}={value:?}: {m:?} lacks {want:?}",
+                    spec.name
+                );
+                assert!(
+                    m.contains(spec.name),
+                    "{}: {m:?} does not name it",
+                    spec.name
+                );
+                assert!(!m.contains("SECRET-MARKER"), "a secret in {m:?}");
+            }
+            other => panic!("{}={value:?}: got {:?}", spec.name, other.map(|_| ())),
+        }
+        checked += 1;
+    }
+    let key = std::fs::read_to_string(format!(
+        "{}/../../testdata/cloudfront/cloudfront-pkcs1.pem",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    let good = [
+        ("baseurl", text("https://d111111abcdef8.cloudfront.net/")),
+        ("privatekey", text(&key)),
+        ("keypairid", text("K2JCJMDEHXQW5F")),
+    ];
+    // A file that is not a key: its content must never reach a message.
+    let not_a_key = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(not_a_key.path(), "SECRET-MARKER-not-a-key").unwrap();
+    let not_a_key_path = not_a_key.path().to_string_lossy().into_owned();
+    let bad: &[(&str, ConfigValue)] = &[
+        ("privatekey", text(&not_a_key_path)),
+        ("baseurl", ConfigValue::Integer(1)),
+        (
+            "privatekey",
+            text("-----BEGIN RSA PRIVATE KEY-----\nAAAA\n-----END RSA PRIVATE KEY-----"),
+        ),
+        ("privatekey", text("/no/such/dir/pk.pem")),
+        ("keypairid", ConfigValue::Boolean(true)),
+        ("duration", text("soon")),
+        ("ipfilteredby", text("everyone")),
+        ("awsregion", ConfigValue::Integer(3)),
+        ("updatefrequency", text("often")),
+        ("updatefrenquency", text("often")),
+        ("iprangesurl", text("file:///etc/passwd")),
+        ("hashalgorithm", text("MD5")),
+    ];
+    for (option, value) in bad {
+        let mut options: Vec<Parameter> = good
+            .iter()
+            .filter(|(k, _)| k != option)
+            .map(|(k, v)| Parameter {
+                key: (*k).into(),
+                value: v.clone(),
+            })
+            .collect();
+        if *option == "awsregion" {
+            options.push(Parameter {
+                key: "ipfilteredby".into(),
+                value: text("awsregion"),
+            });
+        }
+        options.push(Parameter {
+            key: (*option).into(),
+            value: value.clone(),
+        });
+        let m = vec![Middleware {
+            name: "cloudfront".into(),
+            options,
+        }];
+        match open(base(), m).await {
+            Err(CallError::Driver(DriverError::InvalidConfig(m))) => {
+                assert!(
+                    m.to_ascii_lowercase().contains(option),
+                    "{option}: {m:?} does not name it"
+                );
+                assert!(!m.contains("PRIVATE KEY"), "key material in {m:?}");
+                assert!(!m.contains("SECRET-MARKER"), "file content in {m:?}");
+            }
+            other => panic!("{option}={value:?}: got {:?}", other.map(|_| ())),
+        }
+        checked += 1;
+    }
+    let unknown = vec![Middleware {
+        name: "redirect-all".into(),
+        options: vec![],
+    }];
+    assert!(matches!(
+        open(base(), unknown).await,
+        Err(CallError::Driver(DriverError::InvalidConfig(m))) if m.contains("redirect-all")
+    ));
+    println!("configuration: {checked} bad parameters and options refused by name");
+    assert!(checked >= 40, "{checked}");
+}
+
+/// `loglevel: debug` reports every request attempt through the host's log
+/// (`tracing`, target `s3_driver::guest`, with the driver's name): method,
+/// host, key, status, request id, attempt and latency, never a signature or
+/// credential. `off` reports nothing.
+#[tokio::test(flavor = "multi_thread")]
+async fn loglevel_debug_reports_each_request_and_off_reports_none() {
+    for (level, lines_per_request) in [("debug", 1), ("off", 0)] {
+        let (log, guard) = capture_logs("s3_driver::guest=debug");
+        let (d, server) = driver_with(&[("loglevel", text(level))]).await;
+        d.put_content("/logged/blob", b"log me").await.unwrap();
+        d.get_content("/logged/blob").await.unwrap();
+        d.stat("/logged/blob").await.unwrap();
+        d.delete("/logged").await.unwrap();
+        drop(guard);
+        let text = log.text();
+        let lines: Vec<&str> = text
+            .lines()
+            .filter(|l| l.contains("s3_driver::guest"))
+            .collect();
+        let requests = d.http_stats().requests;
+        assert_eq!(requests, 5, "put, get, head, list, delete");
+        assert_eq!(
+            lines.len() as u64,
+            requests * lines_per_request,
+            "loglevel {level}: {text}"
+        );
+        let m = d.metrics();
+        assert_eq!(m.log_lines.debug, requests * lines_per_request);
+        if level == "debug" {
+            let put = lines
+                .iter()
+                .find(|l| l.contains(" PUT "))
+                .expect("a PUT line");
+            for part in [
+                "driver=\"s3aws\"",
+                server.endpoint().trim_start_matches("http://"),
+                "/registry/logged/blob",
+                "-> 200",
+                "request-id ",
+                "attempt 1",
+                " ms",
+            ] {
+                assert!(put.contains(part), "{part:?} missing from {put}");
+            }
+            for secret in [
+                "Signature",
+                "AWS4-HMAC-SHA256",
+                "Credential=",
+                s3_driver_kit::s3_server::DEFAULT_SECRET_KEY,
+            ] {
+                assert!(!text.contains(secret), "{secret} in the log: {text}");
+            }
+        }
+    }
 }

@@ -106,8 +106,10 @@ impl Driver {
     }
 
     /// Opens a driver with explicit per-instance limits. A CloudFront
-    /// `privatekey` given as a path, and a web-identity token file, get their
-    /// directory granted read-only so the guest can read them.
+    /// `privatekey` given as a path is read by the host and handed over as
+    /// the key (a file it cannot read is `invalid-config` naming the
+    /// parameter); a web-identity token file gets its directory granted
+    /// read-only so the guest can read it at each refresh.
     pub async fn open_with_limits(
         runtime: &Runtime,
         params: &[(String, ConfigValue)],
@@ -149,6 +151,7 @@ impl Driver {
     /// Calls, latencies, bytes, instances and HTTP responses so far.
     pub fn metrics(&self) -> Snapshot {
         let mut s = self.shared.metrics.snapshot();
+        s.log_lines = self.shared.log.counts();
         s.http = self.shared.policy.stats();
         s.http_by_status = self.shared.policy.responses_by_status();
         s
@@ -337,6 +340,19 @@ impl Driver {
         start_after_hint: Option<&str>,
         mut visit: impl FnMut(&FileInfo) -> WalkControl,
     ) -> CallResult<()> {
+        self.try_walk_with(from, start_after_hint, |info| Ok(visit(info)))
+            .await
+    }
+
+    /// [`Driver::walk_with`] with a visitor that may fail: its first error
+    /// ends the walk and is returned as it is (the reference's walk
+    /// function returning an error). Driver errors become `E` by `From`.
+    pub async fn try_walk_with<E: From<CallError>>(
+        &self,
+        from: &str,
+        start_after_hint: Option<&str>,
+        mut visit: impl FnMut(&FileInfo) -> Result<WalkControl, E>,
+    ) -> Result<(), E> {
         let mut w = self.walk(from, start_after_hint).await?;
         let mut skipped: Option<String> = None;
         loop {
@@ -354,7 +370,7 @@ impl Driver {
                 {
                     continue;
                 }
-                match visit(info) {
+                match visit(info)? {
                     WalkControl::Continue => {}
                     WalkControl::SkipDir => {
                         if info.is_dir {

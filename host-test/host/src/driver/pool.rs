@@ -13,11 +13,14 @@ use wasmtime::component::ResourceAny;
 
 use super::error::{CallError, CallResult};
 use crate::bindings::registry::storage::types;
+use crate::guest_log::GuestLog;
 use crate::metrics::Metrics;
 use crate::outgoing::OutgoingPolicy;
 use crate::runtime::store::{Instance, arm_deadline};
 use crate::runtime::{Grants, Limits, Runtime, Version};
-use crate::{ConfigValue, Middleware};
+use crate::{ConfigValue, DriverError, Middleware};
+use s3_storage_driver::cloudfront::check_private_key;
+use s3_storage_driver::error::Error as CoreError;
 
 /// An instance with the guest's opened `driver` resource.
 pub(crate) struct Slot {
@@ -40,6 +43,8 @@ pub(crate) struct Shared {
     permits: Arc<Semaphore>,
     pub(crate) warnings: Vec<String>,
     pub(crate) metrics: Metrics,
+    /// The log every instance of this driver writes to.
+    pub(crate) log: GuestLog,
 }
 
 /// An instance checked out of the pool. Dropping it returns the instance,
@@ -199,7 +204,12 @@ pub(crate) async fn observed<T>(
 async fn new_slot(shared: &Shared) -> CallResult<Slot> {
     let mut inst = shared
         .runtime
-        .instantiate(shared.policy.clone(), &shared.grants, &shared.limits)
+        .instantiate(
+            shared.policy.clone(),
+            &shared.grants,
+            &shared.limits,
+            shared.log.clone(),
+        )
         .await
         .map_err(CallError::host)?;
     shared.metrics.instance_created();
@@ -224,22 +234,10 @@ async fn new_slot(shared: &Shared) -> CallResult<Slot> {
     })
 }
 
-/// The directories the guest must read: a CloudFront `privatekey` given as
-/// a path, and a web-identity token file, each granted read-only.
-fn with_file_grants(middleware: &[Middleware], grants: &Grants) -> Grants {
+/// The directory the guest must read: a web-identity token file's, granted
+/// read-only (the token is read again at every refresh).
+fn with_file_grants(grants: &Grants) -> Grants {
     let mut grants = grants.clone();
-    for m in middleware {
-        for option in &m.options {
-            if option.key.eq_ignore_ascii_case("privatekey")
-                && let ConfigValue::Text(path) = &option.value
-                && !path.contains("-----BEGIN")
-                && let Some(dir) = std::path::Path::new(path).parent()
-                && dir.is_absolute()
-            {
-                grants.read_only_dirs.push(dir.to_path_buf());
-            }
-        }
-    }
     if let Some((_, file)) = grants
         .env
         .iter()
@@ -250,6 +248,41 @@ fn with_file_grants(middleware: &[Middleware], grants: &Grants) -> Grants {
         grants.read_only_dirs.push(dir.to_path_buf());
     }
     grants
+}
+
+/// The middleware with every CloudFront `privatekey` path replaced by the
+/// key it names, read by the host: the guest gets no file access for it,
+/// and a file that cannot be read is a configuration error naming the
+/// parameter (with the component's wording), before anything is opened.
+fn with_inline_keys(middleware: &[Middleware]) -> CallResult<Vec<Middleware>> {
+    let mut out = middleware.to_vec();
+    for m in out.iter_mut().filter(|m| m.name == "cloudfront") {
+        for option in m
+            .options
+            .iter_mut()
+            .filter(|o| o.key.eq_ignore_ascii_case("privatekey"))
+        {
+            if let ConfigValue::Text(path) = &option.value
+                && !path.contains("-----BEGIN")
+            {
+                let refused = |m: String| CallError::Driver(DriverError::InvalidConfig(m));
+                let pem = std::fs::read_to_string(path).map_err(|e| {
+                    refused(format!(
+                        "cloudfront: failed to read privatekey file: {path}: {}",
+                        e.kind()
+                    ))
+                })?;
+                // Whatever the file holds never reaches a message: only a
+                // key the component would accept is handed over.
+                check_private_key(&pem).map_err(|e| match e {
+                    CoreError::InvalidConfig(m) => refused(m),
+                    other => refused(other.to_string()),
+                })?;
+                option.value = ConfigValue::Text(pem);
+            }
+        }
+    }
+    Ok(out)
 }
 
 impl Shared {
@@ -272,14 +305,15 @@ impl Shared {
                     value: v.clone(),
                 })
                 .collect(),
-            middleware: middleware.to_vec(),
+            middleware: with_inline_keys(middleware)?,
             policy,
-            grants: with_file_grants(middleware, grants),
+            grants: with_file_grants(grants),
             limits,
             idle: Mutex::new(Vec::new()),
             permits: Arc::new(Semaphore::new(limits.max_instances.max(1))),
             warnings: Vec::new(),
             metrics: Metrics::default(),
+            log: GuestLog::default(),
         };
         let mut first = new_slot(&shared).await?;
         let outcome = tokio::time::timeout(
