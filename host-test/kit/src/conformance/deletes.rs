@@ -85,18 +85,23 @@ case!(s3_delete, "TestDelete (S3)", |c| {
         }
         Ok::<(), Stop>(())
     };
-    let check = |deleted: &'static [&'static str]| async move {
-        for o in objects {
-            let r = c.driver.stat(o).await;
-            if deleted.contains(&o) {
-                expect_not_found(r, format!("{o} should be gone"))?;
-            } else {
-                ok(r, format!("{o} should remain"))?;
+    let check = |deleted: &[&str]| {
+        let deleted: Vec<String> = deleted.iter().map(|d| (*d).to_owned()).collect();
+        async move {
+            for o in objects {
+                let r = c.driver.stat(o).await;
+                if deleted.iter().any(|d| d == o) {
+                    expect_not_found(r, format!("{o} should be gone"))?;
+                } else {
+                    ok(r, format!("{o} should remain"))?;
+                }
             }
+            Ok::<(), Stop>(())
         }
-        Ok::<(), Stop>(())
     };
-    let cases: &[(&str, &[&str])] = &[
+    // Each folder removes only its own subtree (never `folder1-v2`), and
+    // one case per object deletes exactly that object.
+    let folders: &[(&str, &[&str])] = &[
         ("/folder1", &["/folder1/file1"]),
         ("/folder2", &["/folder2/file1"]),
         (
@@ -107,12 +112,15 @@ case!(s3_delete, "TestDelete (S3)", |c| {
                 "/folder3/subfolder2/subfolder1/file1",
             ],
         ),
-        ("/file1", &["/file1"]),
-        ("/file1-2", &["/file1-2"]),
-        ("/folder1-v2/file1", &["/folder1-v2/file1"]),
-        ("/folder4/file1", &["/folder4/file1"]),
     ];
-    for (target, gone) in cases {
+    let each: Vec<(&str, Vec<&str>)> = objects.iter().map(|o| (*o, vec![*o])).collect();
+    let cases = folders
+        .iter()
+        .map(|(t, g)| (*t, g.to_vec()))
+        .chain(each)
+        .collect::<Vec<_>>();
+    ensure!(cases.len() == 13, "3 folders and 10 objects");
+    for (target, gone) in &cases {
         reset().await?;
         ok(c.driver.delete(target).await, format!("delete {target}"))?;
         check(gone).await?;
@@ -141,7 +149,7 @@ case!(s3_delete, "TestDelete (S3)", |c| {
     ] {
         match c.driver.delete(top).await {
             Ok(()) | Err(CallError::Driver(DriverError::PathNotFound(_))) => {}
-            Err(e) => return Err(Stop::Fail(format!("cleanup {top}: {e}"))),
+            Err(e) => return Err(Stop(format!("cleanup {top}: {e}"))),
         }
     }
     Ok(())

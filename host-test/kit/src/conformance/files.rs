@@ -33,7 +33,7 @@ case!(valid_paths, "TestValidPaths", |c| {
         // deletePath: PathNotFound is fine (an earlier delete took it).
         match c.driver.delete(&first).await {
             Ok(()) | Err(CallError::Driver(DriverError::PathNotFound(_))) => {}
-            Err(e) => return Err(Stop::Fail(format!("delete {first}: {e}"))),
+            Err(e) => return Err(Stop(format!("delete {first}: {e}"))),
         }
     }
     Ok(())
@@ -53,7 +53,7 @@ case!(invalid_paths, "TestInvalidPaths", |c| {
                     );
                 }
                 other => {
-                    return Err(Stop::Fail(format!(
+                    return Err(Stop(format!(
                         "{what} {p:?}: expected invalid-path, got {:?}",
                         other.err()
                     )));

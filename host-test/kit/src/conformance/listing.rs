@@ -4,7 +4,8 @@ use super::walks::names;
 use super::*;
 
 case!(list, "TestList", |c| {
-    let root = format!("/{}", random_name(8 + (random_name(1).len() % 8)));
+    // The reference's root: 8 to 15 random characters.
+    let root = format!("/{}", random_name(random_len(8, 15)));
     expect_not_found(
         c.driver.list(&format!("{root}/nonexistent")).await,
         "list nonexistent",
@@ -48,7 +49,7 @@ case!(stat_call, "TestStatCall", |c| {
     );
     let first = fi
         .mod_time
-        .ok_or_else(|| Stop::Fail("file without mod-time".into()))?;
+        .ok_or_else(|| Stop("file without mod-time".into()))?;
     let (pause, settle) = if c.full() {
         (Duration::from_secs(10), Duration::from_secs(5))
     } else {
@@ -60,7 +61,7 @@ case!(stat_call, "TestStatCall", |c| {
     tokio::time::sleep(settle).await;
     let second = fi
         .mod_time
-        .ok_or_else(|| Stop::Fail("file without mod-time".into()))?;
+        .ok_or_else(|| Stop("file without mod-time".into()))?;
     ensure!(
         (second.seconds, second.nanoseconds) > (first.seconds, first.nanoseconds),
         "mod-time did not advance"
@@ -72,7 +73,7 @@ case!(stat_call, "TestStatCall", |c| {
     );
     match c.driver.stat("/").await {
         Ok(_) | Err(CallError::Driver(DriverError::PathNotFound(_))) => {}
-        Err(e) => return Err(Stop::Fail(format!("Stat(\"/\"): {e}"))),
+        Err(e) => return Err(Stop(format!("Stat(\"/\"): {e}"))),
     }
     c.delete(&dir).await
 });
@@ -110,20 +111,50 @@ case!(is_subpath, "TestIsSubpath", |c| {
 });
 
 case!(empty_root_list, "TestEmptyRootList", |c| {
-    let file = format!("/{}", random_name(16));
-    c.put(&file, b"root list").await?;
+    // Files written through the case's rooted driver show up, under the
+    // root's first component, in the listings of drivers without a root.
+    let files = [
+        format!("/{}", random_name(16)),
+        format!("/{}/{}", random_name(8), random_name(8)),
+    ];
+    for f in &files {
+        c.put(f, b"root list").await?;
+    }
+    let top = format!(
+        "/{}",
+        c.root.trim_matches('/').split('/').next().unwrap_or("")
+    );
     for root in ["", "/"] {
         let d = c
             .driver_with(&[("rootdirectory", ConfigValue::Text(root.into()))])
             .await?;
-        for p in ok(d.list("/").await, "list / without a root")? {
+        let listed = ok(d.list("/").await, "list / without a root")?;
+        ensure!(
+            listed.contains(&top),
+            "root {root:?}: List(\"/\") = {listed:?} lacks {top}"
+        );
+        for p in &listed {
             ensure!(
                 p.starts_with('/') && !p.ends_with('/') && !p.contains("//"),
                 "root {root:?}: invalid path {p:?}"
             );
         }
+        let mut below = ok(d.list(&c.root).await, "list the root from outside")?;
+        below.sort();
+        let mut want: Vec<String> = files
+            .iter()
+            .map(|f| {
+                let first = f.trim_start_matches('/').split('/').next().unwrap_or("");
+                format!("{}/{first}", c.root)
+            })
+            .collect();
+        want.sort();
+        ensure!(below == want, "root {root:?}: List(root) = {below:?}");
     }
-    c.delete(&file).await
+    for f in &files {
+        c.delete(f).await?;
+    }
+    Ok(())
 });
 
 case!(over_thousand_blobs, "TestOverThousandBlobs", |c| {

@@ -1,6 +1,7 @@
 //! The S3 driver's own cases: its settings, redirects, storage classes.
 
 use super::*;
+use crate::EmbeddedS3;
 
 case!(redirect_url, "TestRedirectURL", |c| {
     let p = format!("/{}", random_name(32));
@@ -30,7 +31,7 @@ case!(redirect_url, "TestRedirectURL", |c| {
             c.driver.redirect_url(&request("HEAD"), &p).await,
             "redirect HEAD",
         )?
-        .ok_or_else(|| Stop::Fail("no HEAD URL".into()))?;
+        .ok_or_else(|| Stop("no HEAD URL".into()))?;
         let r = raw
             .fetch("HEAD", &url)
             .await
@@ -53,81 +54,123 @@ case!(redirect_url, "TestRedirectURL", |c| {
 });
 
 case!(s3_driver_suite, "TestS3DriverSuite", |c| {
-    // The reference constructor: minimum chunk size, default copy settings,
-    // user agent "s3aws-test", a non-empty root, STANDARD.
-    ensure!(
-        !c.root.trim_matches('/').is_empty(),
-        "the suite needs a non-empty root"
-    );
-    let d = c
-        .driver_with(&[
-            ("useragent", ConfigValue::Text("s3aws-test".into())),
-            ("storageclass", ConfigValue::Text("STANDARD".into())),
-        ])
-        .await?;
-    ensure!(ok(d.name().await, "name")? == "s3aws", "driver name");
-    ensure!(d.warnings().is_empty(), "warnings: {:?}", d.warnings());
-    let p = format!("/{}", random_name(16));
-    ok(d.put_content(&p, b"suite").await, "put")?;
-    ensure!(ok(d.get_content(&p).await, "get")? == b"suite", "content");
-    ok(d.delete(&p).await, "delete")
-});
-
-case!(s3_log_level_from_param, "TestGetS3LogLevelFromParam", |c| {
-    let t = |s: &str| ConfigValue::Text(s.into());
-    let known = [
-        ConfigValue::Boolean(false),
-        ConfigValue::Boolean(true),
-        t("off"),
-        t("OFF"),
-        t("debug"),
-        t("DEBUG"),
-        t("debugwithsigning"),
-        t("debugwithhttpbody"),
-        t("debugwithrequestretries"),
-        t("debugwithrequesterrors"),
-        t("debugwitheventstreambody"),
-        t(""),
-        ConfigValue::Integer(42),
-        ConfigValue::Float(42.0),
-        ConfigValue::TextList(vec!["debug".into()]),
-    ];
-    for v in known {
-        let d = c.driver_with(&[("loglevel", v.clone())]).await?;
-        ensure!(
-            d.warnings().is_empty(),
-            "loglevel {v:?}: warnings {:?}",
-            d.warnings()
-        );
+    // The whole generic suite with the reference constructor's settings
+    // (5 MiB parts, default copy settings, user agent "s3aws-test",
+    // STANDARD): each generic case runs under a fresh non-empty root of its
+    // own, as every case does, and must pass and clean up.
+    let mut params = c.target.params.clone();
+    for (k, v) in [
+        ("chunksize", ConfigValue::Integer(5 << 20)),
+        ("useragent", ConfigValue::Text("s3aws-test".into())),
+        ("storageclass", ConfigValue::Text("STANDARD".into())),
+    ] {
+        params.retain(|(key, _)| key != k);
+        params.push((k.to_owned(), v));
     }
-    // An unknown name means "off", as in the reference; we also say so.
-    let d = c.driver_with(&[("loglevel", t("invalid"))]).await?;
-    ensure!(
-        d.warnings().iter().any(|w| w.contains("loglevel")),
-        "no warning for an unknown loglevel"
-    );
+    let target = Target {
+        name: format!("{} (s3 driver suite)", c.target.name),
+        params,
+        full_size: c.target.full_size,
+        server: c.target.server,
+    };
+    let mut failed = Vec::new();
+    for case in &CASES[..GENERIC_CASES] {
+        match run_case(&c.runtime, &target, case).await {
+            Outcome::Pass => {}
+            Outcome::Fail(why) => failed.push(format!("{}: {why}", case.name)),
+            Outcome::Unsupported(why) => failed.push(format!("{}: unsupported: {why}", case.name)),
+        }
+    }
+    ensure!(failed.is_empty(), "generic cases failed: {failed:?}");
     Ok(())
 });
 
+case!(s3_log_level_from_param, "TestGetS3LogLevelFromParam", |c| {
+    // The reference's table: which values mean "debug". A debug driver
+    // reports each request it sends as one line; an "off" one reports none.
+    let t = |s: &str| ConfigValue::Text(s.into());
+    let table = [
+        (ConfigValue::Boolean(false), false),
+        (ConfigValue::Boolean(true), false),
+        (t("off"), false),
+        (t("OFF"), false),
+        (t("debug"), true),
+        (t("DEBUG"), true),
+        (t("debugwithsigning"), true),
+        (t("debugwithhttpbody"), true),
+        (t("debugwithrequestretries"), true),
+        (t("debugwithrequesterrors"), true),
+        (t("debugwitheventstreambody"), true),
+        (t(""), false),
+        (t("invalid"), false),
+        (ConfigValue::Integer(42), false),
+        (ConfigValue::Float(42.0), false),
+        (ConfigValue::TextList(vec!["debug".into()]), false),
+    ];
+    let p = format!("/{}", random_name(16));
+    for (value, debug) in table {
+        let d = c.driver_with(&[("loglevel", value.clone())]).await?;
+        ok(d.put_content(&p, b"log").await, "put")?;
+        ok(d.stat(&p).await, "stat")?;
+        ok(d.delete(&p).await, "delete")?;
+        let requests = d.http_stats().requests;
+        let lines = d.metrics().log_lines.debug;
+        let want = if debug { requests } else { 0 };
+        ensure!(
+            lines == want,
+            "loglevel {value:?}: {lines} request lines for {requests} requests"
+        );
+        let unknown = matches!(&value, ConfigValue::Text(s) if s == "invalid");
+        ensure!(
+            d.warnings().iter().any(|w| w.contains("loglevel")) == unknown,
+            "loglevel {value:?}: warnings {:?}",
+            d.warnings()
+        );
+    }
+    Ok(())
+});
+
+/// The embedded server's test certificate, signed by a CA no system trusts.
+const TLS_CERT: &str = include_str!("../../../../testdata/tls/server.pem");
+/// Its key.
+const TLS_KEY: &str = include_str!("../../../../testdata/tls/server-key.pem");
+
 case!(client_transport, "TestClientTransport", |c| {
-    for (value, skips) in [("true", true), ("false", false)] {
-        let params = c.params_with(&[("skipverify", ConfigValue::Text(value.into()))]);
+    // Against an HTTPS endpoint whose certificate the default roots do not
+    // trust: `skipverify: true` connects, `false` is refused with a TLS error.
+
+    let server = EmbeddedS3::start_temp_tls(TLS_CERT, TLS_KEY)
+        .await
+        .map_err(|e| format!("starting a TLS server: {e:#}"))?;
+    for (value, connects) in [("true", true), ("false", false)] {
+        let mut params = server.params();
+        params.push(("skipverify".into(), ConfigValue::Text(value.into())));
         let policy =
             OutgoingPolicy::new(Allowlist::for_params(&params)).with_tls_from_params(&params);
         ensure!(
-            policy.skips_tls_verification() == skips,
+            policy.skips_tls_verification() == connects,
             "skipverify {value}: the host's TLS policy disagrees"
         );
         let d = ok(Driver::open(&c.runtime, &params, policy, &[]).await, "open")?;
-        ok(d.list("/").await, "list through that transport")?;
+        match d.put_content("/transport", b"tls").await {
+            Ok(()) if connects => {
+                ok(d.delete("/transport").await, "delete")?;
+            }
+            Ok(()) => {
+                return Err(Stop(
+                    "skipverify false: the untrusted certificate was accepted".into(),
+                ));
+            }
+            Err(CallError::Driver(DriverError::Network(m))) if !connects && m.contains("TLS") => {}
+            Err(e) => {
+                return Err(Stop(format!("skipverify {value}: {e}")));
+            }
+        }
     }
     Ok(())
 });
 
 case!(storage_class, "TestStorageClass", |c| {
-    if let Some(why) = c.target.quirks.storage_class_not_kept {
-        return Err(Stop::Skip(why.into()));
-    }
     let raw = c.raw()?;
     for class in ["NONE", "STANDARD", "REDUCED_REDUNDANCY"] {
         let d = c

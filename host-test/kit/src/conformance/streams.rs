@@ -81,11 +81,11 @@ case!(reader_with_offset, "TestReaderWithOffset", |c| {
             ensure!(e.to_string().contains("s3aws"), "{e} lacks the driver name");
         }
         Err(e) => {
-            return Err(Stop::Fail(format!(
+            return Err(Stop(format!(
                 "Reader(-1): expected invalid-offset, got {e}"
             )));
         }
-        Ok(_) => return Err(Stop::Fail("Reader(-1) succeeded".into())),
+        Ok(_) => return Err(Stop("Reader(-1) succeeded".into())),
     }
     let mut r = ok(c.driver.reader(&p, 3 * chunk as i64).await, "reader at EOF")?;
     ensure!(

@@ -20,9 +20,10 @@ case!(walk_empty_uploads_dir, "TestWalkEmptyUploadsDir", |c| {
             .unwrap_or(false);
     if !stored {
         let _ = c.driver.delete("/docker").await;
-        return Err(Stop::Skip(
-            "the server cannot store an empty-directory marker key".into(),
-        ));
+        return Err(Stop(format!(
+            "the server did not store the empty-directory marker {marker} (HTTP {})",
+            r.status
+        )));
     }
     let all = ok(c.driver.walk_all("/docker/registry/v2", None).await, "walk")?;
     for e in &all {
@@ -42,6 +43,21 @@ case!(walk_empty_uploads_dir, "TestWalkEmptyUploadsDir", |c| {
         .map_err(|e| format!("raw delete: {e:#}"))?;
     c.delete("/docker").await
 });
+
+/// What the "error" walk's visitor fails with.
+#[derive(Debug, PartialEq)]
+enum VisitError {
+    /// The visitor refused this entry.
+    Refused(String),
+    /// The driver failed.
+    Driver(String),
+}
+
+impl From<CallError> for VisitError {
+    fn from(e: CallError) -> Self {
+        VisitError::Driver(e.to_string())
+    }
+}
 
 pub(super) fn names(entries: &[FileInfo]) -> Vec<String> {
     entries.iter().map(|e| e.path.clone()).collect()
@@ -155,25 +171,59 @@ case!(walk, "TestWalk", |c| {
         )?;
         ensure!(names(&got) == folder3, "start {hint}: {:?}", names(&got));
     }
-    // stop early: the caller stops after /folder1/file1 and gets everything before it
-    let mut w = ok(c.driver.walk("/", None).await, "walk")?;
+    // skip directory, through the visitor: nothing below /folder3 is visited
     let mut seen = Vec::new();
-    while let Some(e) = ok(w.next(1).await, "next")?.pop() {
-        let stop = e.path == "/folder1/file1";
-        seen.push(e.path);
-        if stop {
-            break;
-        }
-    }
+    ok(
+        c.driver
+            .walk_with("/", None, |e| {
+                seen.push(e.path.clone());
+                if e.path == "/folder3" {
+                    WalkControl::SkipDir
+                } else {
+                    WalkControl::Continue
+                }
+            })
+            .await,
+        "walk skipping /folder3",
+    )?;
+    let want: Vec<String> = all
+        .iter()
+        .filter(|p| !p.starts_with("/folder3/"))
+        .cloned()
+        .collect();
+    ensure!(seen == want, "skip directory (visitor): {seen:?}");
+    // stop early: the visitor stops at /folder1/file1, having seen
+    // everything up to it, and the walk ends without an error
+    let mut seen = Vec::new();
+    ok(
+        c.driver
+            .walk_with("/", None, |e| {
+                seen.push(e.path.clone());
+                if e.path == "/folder1/file1" {
+                    WalkControl::Stop
+                } else {
+                    WalkControl::Continue
+                }
+            })
+            .await,
+        "walk stopping early",
+    )?;
     ensure!(seen == all[..5], "stop early: {seen:?}");
-    // error: a caller that fails on the first entry has seen only /file1
-    let mut w = ok(c.driver.walk("/", None).await, "walk")?;
-    let first = ok(w.next(1).await, "next")?;
+    // error: a visitor that fails on the first entry ends the walk there,
+    // and its error is what the walk returns
+    let mut seen = Vec::new();
+    let r = c
+        .driver
+        .try_walk_with("/", None, |e| {
+            seen.push(e.path.clone());
+            Err(VisitError::Refused(e.path.clone()))
+        })
+        .await;
     ensure!(
-        names(&first) == ["/file1"],
-        "first entry: {:?}",
-        names(&first)
+        r == Err(VisitError::Refused("/file1".into())),
+        "error: the walk returned {r:?}"
     );
+    ensure!(seen == ["/file1"], "error: visited {seen:?}");
     for top in [
         "/file1",
         "/folder1-suffix",
