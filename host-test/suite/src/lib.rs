@@ -16,7 +16,7 @@ use s3_driver_host::{
 use s3_driver_kit::EmbeddedS3;
 
 /// The same source as the bundled component, built with the version label
-/// `b` (`0.1.0+b`): what hot-swap tests alternate with.
+/// `b` (`0.2.0+b`): what hot-swap tests alternate with.
 pub const BUILT_COMPONENT_B: &str = env!("S3_DRIVER_COMPONENT_B");
 
 /// The component, compiled once per test binary.
@@ -90,29 +90,32 @@ where
     addr
 }
 
+/// Why a test is ignored when no radosgw is configured; `.ci/run` starts
+/// one and runs them with `--include-ignored`.
+pub const NEEDS_RADOSGW: &str = "needs radosgw: set RADOSGW_ENDPOINT, RADOSGW_TLS_ENDPOINT, \
+    RADOSGW_ACCESS_KEY and RADOSGW_SECRET_KEY (CEPH_DIR=target/ceph bash .ci/ceph-rgw.sh \
+    starts one) and run cargo test -- --include-ignored";
+
 /// The `storage: s3:` block of the radosgw that `.ci/run` starts, reached at
 /// the URL in the environment variable `endpoint_var` (`RADOSGW_ENDPOINT` or
-/// `RADOSGW_TLS_ENDPOINT`), on `bucket`. `None` when that server is not
-/// configured, which `S3_DRIVER_REQUIRE_RADOSGW=1` turns into a failure.
-pub fn radosgw_params(endpoint_var: &str, bucket: &str) -> Option<Vec<(String, ConfigValue)>> {
-    let Some(endpoint) = std::env::var(endpoint_var).ok().filter(|e| !e.is_empty()) else {
-        assert!(
-            std::env::var("S3_DRIVER_REQUIRE_RADOSGW").as_deref() != Ok("1"),
-            "S3_DRIVER_REQUIRE_RADOSGW=1 but {endpoint_var} is not set"
-        );
-        return None;
-    };
+/// `RADOSGW_TLS_ENDPOINT`), on `bucket`. Panics, naming what is missing,
+/// when the server is not configured: the tests that call it are ignored
+/// unless asked for, and asked for they must not pass without a server.
+pub fn radosgw_params(endpoint_var: &str, bucket: &str) -> Vec<(String, ConfigValue)> {
     let var = |k: &str| {
-        std::env::var(k).unwrap_or_else(|_| panic!("{k} must be set with {endpoint_var}"))
+        std::env::var(k)
+            .ok()
+            .filter(|v| !v.is_empty())
+            .unwrap_or_else(|| panic!("{k} is not set; this test {NEEDS_RADOSGW}"))
     };
-    Some(vec![
+    vec![
         ("accesskey".into(), text(&var("RADOSGW_ACCESS_KEY"))),
         ("secretkey".into(), text(&var("RADOSGW_SECRET_KEY"))),
         ("region".into(), text("us-east-1")),
-        ("regionendpoint".into(), text(&endpoint)),
+        ("regionendpoint".into(), text(&var(endpoint_var))),
         ("bucket".into(), text(bucket)),
         ("forcepathstyle".into(), ConfigValue::Boolean(true)),
-    ])
+    ]
 }
 
 /// Text parameter.
@@ -134,4 +137,39 @@ pub fn not_found_path<T: std::fmt::Debug>(r: Result<T, CallError>) -> String {
 /// `n` bytes of a fixed pattern that is not valid UTF-8 and differs per byte.
 pub fn bytes(n: usize) -> Vec<u8> {
     (0..n).map(|i| (i * 131 + 7) as u8 ^ 0x80).collect()
+}
+
+/// A `tracing` writer that keeps what it is given.
+#[derive(Clone, Default)]
+pub struct Captured(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl Captured {
+    /// Everything written so far.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Captures the `tracing` events `filter` selects on this thread (where a
+/// test's body, and so the driver calls it awaits, runs) until the guard
+/// is dropped.
+pub fn capture_logs(filter: &str) -> (Captured, tracing::subscriber::DefaultGuard) {
+    let log = Captured::default();
+    let writer = log.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_env_filter(filter)
+        .with_ansi(false)
+        .finish();
+    (log, tracing::subscriber::set_default(subscriber))
 }

@@ -1,8 +1,8 @@
 //! Load against Ceph radosgw: 64 concurrent clients writing and reading back
 //! mixed sizes from 1 KiB to 64 MiB through one `Driver`, some writers
 //! cancelled, some closed and resumed. Every byte read back is equal and no
-//! multipart upload is left behind. Needs `RADOSGW_ENDPOINT` (set by
-//! `.ci/run`); without it the test says it did not run.
+//! multipart upload is left behind. Needs `RADOSGW_ENDPOINT`: ignored unless
+//! asked for (`.ci/run` starts radosgw and passes `--include-ignored`).
 
 use s3_driver_suite as common;
 
@@ -15,11 +15,11 @@ const BUCKET: &str = "load";
 const KIB: usize = 1 << 10;
 const MIB: usize = 1 << 20;
 
-fn params() -> Option<Vec<(String, ConfigValue)>> {
-    let mut params = common::radosgw_params("RADOSGW_ENDPOINT", BUCKET)?;
+fn params() -> Vec<(String, ConfigValue)> {
+    let mut params = common::radosgw_params("RADOSGW_ENDPOINT", BUCKET);
     params.push(("chunksize".into(), common::text("5242880")));
     params.push(("rootdirectory".into(), common::text("/load")));
-    Some(params)
+    params
 }
 
 fn content(client: usize, len: usize) -> Vec<u8> {
@@ -128,11 +128,9 @@ async fn client(d: Driver, i: usize) -> Result<u64, String> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "needs radosgw: RADOSGW_ENDPOINT (.ci/run starts one and passes --include-ignored)"]
 async fn sixty_four_clients_write_and_read_back_mixed_sizes() {
-    let Some(params) = params() else {
-        println!("load: not run: no radosgw configured (RADOSGW_ENDPOINT)");
-        return;
-    };
+    let params = params();
     let raw = RawS3::from_params(&params).unwrap();
     raw.create_bucket().await.unwrap();
     raw.abort_uploads("").await.unwrap();

@@ -8,9 +8,6 @@
 
 use s3_driver_suite as common;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
 use common::{RUNTIME, text};
 use s3_driver_host::{
     Allowlist, CallError, ConfigValue, Driver, Fault, FaultRule, Grants, Middleware,
@@ -41,20 +38,6 @@ fn markers() -> Vec<String> {
             .map(str::to_owned),
     );
     m
-}
-
-/// A `tracing` writer that keeps what the host logs.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
 }
 
 /// `storage: s3:` parameters.
@@ -211,14 +194,8 @@ async fn refused_configurations(
 
 #[tokio::test(flavor = "multi_thread")]
 async fn no_output_carries_a_secret() {
-    let log = Captured::default();
-    let writer = log.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || writer.clone())
-        .with_env_filter("s3_driver_host=trace")
-        .with_ansi(false)
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    // The host's own lines and the component's (routed by the host).
+    let (log, _guard) = common::capture_logs("s3_driver_host=trace,s3_driver::guest=trace");
 
     let dir = tempfile::tempdir().unwrap();
     let server = EmbeddedS3::start(dir.path(), "AKIASECRETSTEST", SECRET, "registry")
@@ -233,6 +210,8 @@ async fn no_output_carries_a_secret() {
 
     let mut params = server.params();
     params.push(("sessiontoken".into(), text(TOKEN)));
+    // A line per request: every one is scanned too.
+    params.push(("loglevel".into(), text("debug")));
     let policy = OutgoingPolicy::new(Allowlist::for_params(&params));
     let key = private_key();
     // A CloudFront filter whose ranges cannot be fetched: a warning on open
@@ -258,7 +237,7 @@ async fn no_output_carries_a_secret() {
 
     seen.push(d.metrics().to_prometheus(&[("driver", "secrets")]));
     seen.push(String::from_utf8_lossy(&stderr.contents()).into_owned());
-    seen.push(String::from_utf8_lossy(&log.0.lock().unwrap()).into_owned());
+    seen.push(log.text());
     let everything = seen.join("\n");
     assert!(
         everything.contains("access denied") && everything.contains("invalid configuration"),

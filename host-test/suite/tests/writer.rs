@@ -112,11 +112,9 @@ const RGW_KMS_KEY: &str =
     "arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555";
 
 #[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs radosgw: RADOSGW_ENDPOINT (.ci/run starts one and passes --include-ignored)"]
 async fn a_resumed_upload_keeps_the_kms_key_id_on_radosgw() {
-    let Some(mut params) = radosgw_params("RADOSGW_ENDPOINT", "writer-kms") else {
-        println!("not run: no radosgw configured (RADOSGW_ENDPOINT)");
-        return;
-    };
+    let mut params = radosgw_params("RADOSGW_ENDPOINT", "writer-kms");
     params.extend([
         ("encrypt".into(), ConfigValue::Boolean(true)),
         ("keyid".into(), text(RGW_KMS_KEY)),
