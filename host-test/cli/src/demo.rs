@@ -6,7 +6,7 @@ use std::time::Instant;
 use s3_driver_host::{CallError, Driver, DriverError};
 use sha2::{Digest, Sha256};
 
-use crate::target::Failure;
+use crate::target::{Failure, rfc3339};
 
 /// Deterministic bytes for the demo blob (xorshift; no need for crypto here).
 fn blob(len: usize) -> Vec<u8> {
@@ -46,10 +46,10 @@ pub async fn demo(driver: &Driver, mib: usize) -> Result<(), Failure> {
         "stat",
         t,
         format!(
-            "size {} dir {} mtime {:?}",
+            "size {} dir {} mtime {}",
             info.size,
             info.is_dir,
-            info.mod_time.map(|m| m.seconds)
+            rfc3339(info.mod_time)
         ),
     );
     if info.size != data.len() as u64 {
@@ -61,7 +61,7 @@ pub async fn demo(driver: &Driver, mib: usize) -> Result<(), Failure> {
     }
     let t = Instant::now();
     let children = driver.list(&dir).await?;
-    step("list", t, format!("{dir}: {children:?}"));
+    step("list", t, format!("{dir}: {}", children.join(", ")));
     let t = Instant::now();
     let back = driver.get_content(&path).await?;
     let back_digest = hex::encode(Sha256::digest(&back));
@@ -85,10 +85,14 @@ pub async fn demo(driver: &Driver, mib: usize) -> Result<(), Failure> {
     step("delete", t, path.clone());
     match driver.stat(&path).await {
         Err(CallError::Driver(DriverError::PathNotFound(_))) => {}
-        other => {
+        Ok(_) => {
+            return Err(Failure::Driver(CallError::Host(
+                "after delete, stat still found the file".into(),
+            )));
+        }
+        Err(e) => {
             return Err(Failure::Driver(CallError::Host(format!(
-                "after delete, stat gave {:?}",
-                other.map(|_| "a file")
+                "after delete, stat failed: {e}"
             ))));
         }
     }

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use indicatif::{ProgressBar, ProgressStyle};
 use s3_driver_host::{Driver, RedirectRequest};
 
-use crate::target::Failure;
+use crate::target::{Failure, rfc3339};
 
 /// A progress bar on a terminal, nothing otherwise.
 fn bar(len: u64) -> ProgressBar {
@@ -86,13 +86,7 @@ pub async fn stat(driver: &Driver, path: String) -> Result<(), Failure> {
     println!("path:     {}", i.path);
     println!("size:     {}", i.size);
     println!("is-dir:   {}", i.is_dir);
-    match i.mod_time {
-        Some(t) => println!(
-            "mod-time: {}.{:09} (unix seconds)",
-            t.seconds, t.nanoseconds
-        ),
-        None => println!("mod-time: -"),
-    }
+    println!("mod-time: {}", rfc3339(i.mod_time));
     Ok(())
 }
 
