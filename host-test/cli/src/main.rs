@@ -33,6 +33,10 @@ pub struct Cli {
     /// Trust the CA certificates in this PEM file for HTTPS to the endpoint.
     #[arg(long, global = true)]
     pub ca_file: Option<PathBuf>,
+    /// Do not re-arm TCP_QUICKACK after reads (Linux): the delayed ACK then
+    /// applies, as in most HTTP clients.
+    #[arg(long, global = true)]
+    pub no_quick_ack: bool,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -93,6 +97,12 @@ pub enum Command {
         /// Add the 1 GiB PutGet and Stream sizes.
         #[arg(long)]
         full_size: bool,
+        /// Only the workloads whose name contains this (`Stat`, `PutGet`...).
+        #[arg(long)]
+        rows: Option<String>,
+        /// Only these clients: component, object_store, raw (comma-separated).
+        #[arg(long, value_delimiter = ',')]
+        clients: Vec<String>,
     },
     /// Store, stat, list, read back (SHA-256 checked) and delete a blob.
     Demo {
@@ -112,12 +122,16 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             only,
             memory_mib,
             full_size,
+            rows,
+            clients,
         } => {
             let choice = bench::Choice {
                 rounds: *rounds,
                 only: only.clone(),
                 memory_mib: *memory_mib,
                 full_size: *full_size,
+                rows: rows.clone(),
+                clients: clients.clone(),
             };
             return bench::command(&cli, &choice).await;
         }

@@ -13,7 +13,7 @@ use s3_driver_host::config_file::{self, core_params};
 use s3_driver_host::runtime::ComponentCache;
 use s3_driver_host::{
     Allowlist, BUILT_COMPONENT, CallError, ConfigValue, Driver, DriverError, Grants, Middleware,
-    OutgoingPolicy, Runtime, TlsOptions,
+    OutgoingPolicy, PoolOptions, Runtime, TlsOptions,
 };
 use s3_driver_kit::{EmbeddedS3, s3_server};
 use s3_storage_driver::cloudfront::CloudFrontOptions;
@@ -118,6 +118,7 @@ fn credential_env() -> Vec<(String, String)> {
 }
 
 /// A configuration's parts: storage parameters, middleware, credential env.
+#[derive(Clone)]
 pub struct Configured {
     pub params: Vec<(String, ConfigValue)>,
     pub middleware: Vec<Middleware>,
@@ -216,7 +217,11 @@ pub async fn open_configured(cli: &Cli, t: &Configured) -> Result<Driver, Failur
             None => None,
         },
     };
-    let policy = OutgoingPolicy::with_tls(allow, tls)
+    let pool = PoolOptions {
+        quick_ack: !cli.no_quick_ack,
+        ..PoolOptions::default()
+    };
+    let policy = OutgoingPolicy::with_options(allow, tls, pool)
         .map_err(|e| Failure::Usage(format!("TLS settings: {e:#}")))?
         .with_tls_from_params(&t.params);
     let grants = Grants {

@@ -64,7 +64,7 @@ pub use guest_log::{GuestLog, LogCounts};
 pub use metrics::Snapshot;
 #[cfg(feature = "test-hooks")]
 pub use outgoing::faults::{Fault, FaultRule};
-pub use outgoing::{Allowlist, OutgoingPolicy, Stats, TlsOptions};
+pub use outgoing::{Allowlist, OutgoingPolicy, PoolOptions, Stats, TlsOptions};
 #[cfg(feature = "bundled-component")]
 pub use runtime::BUILT_COMPONENT;
 pub use runtime::{

@@ -5,9 +5,9 @@ pub mod memory;
 pub mod native;
 pub mod workloads;
 
-use s3_driver_host::CallError;
 use s3_driver_host::config_file::core_params;
-use s3_storage_driver::config::Config;
+use s3_driver_host::{CallError, ConfigValue};
+use s3_storage_driver::config::{Config, Key};
 
 pub use s3_driver_kit::table::Table;
 
@@ -24,6 +24,10 @@ pub struct Choice {
     pub memory_mib: usize,
     /// Add the 1 GiB PutGet and Stream sizes.
     pub full_size: bool,
+    /// Only the workloads whose name contains this.
+    pub rows: Option<String>,
+    /// Only these clients.
+    pub clients: Vec<String>,
 }
 
 /// Runs the chosen tables against the configured store (the embedded one
@@ -61,15 +65,26 @@ pub async fn command(cli: &Cli, c: &Choice) -> Result<(), Failure> {
         let driver = open_configured(cli, &configured).await?;
         let mut options = workloads::Options {
             rounds: c.rounds,
+            only: c.rows.clone(),
+            clients: c.clients.clone(),
             ..Default::default()
         };
         if c.full_size {
             options.sizes.push(1 << 30);
         }
-        let table = workloads::run(&driver, &configured.params, &options)
+        // The same store with multipartcopythresholdsize above the Move
+        // object's size: what the knob buys on this server.
+        let knob = Key::MultipartCopyThresholdSize.name();
+        let mut one_copy = configured.clone();
+        one_copy.params.retain(|(k, _)| k != knob);
+        one_copy
+            .params
+            .push((knob.into(), ConfigValue::Integer(options.big as i64 + 1)));
+        let one_copy = open_configured(cli, &one_copy).await?;
+        let report = workloads::run(&driver, Some(&one_copy), &configured.params, &options)
             .await
             .map_err(failed)?;
-        println!("{table}");
+        println!("{report}");
     }
     Ok(())
 }

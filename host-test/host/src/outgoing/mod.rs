@@ -21,7 +21,7 @@ use http_body_util::BodyExt;
 use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody, WasiHttpHooks};
 
 pub use allowlist::Allowlist;
-pub use pool::{Counters, Stats};
+pub use pool::{Counters, PoolOptions, Stats};
 pub use tls::TlsOptions;
 
 use between_bytes::BetweenBytes;
@@ -39,6 +39,7 @@ struct Shared {
     allow: Allowlist,
     counters: Arc<Counters>,
     tls: TlsOptions,
+    options: PoolOptions,
     #[cfg(feature = "test-hooks")]
     faults: std::sync::Mutex<Vec<faults::FaultRule>>,
 }
@@ -58,14 +59,25 @@ impl OutgoingPolicy {
 
     /// A policy with its own pool and these TLS settings.
     pub fn with_tls(allow: Allowlist, tls: TlsOptions) -> anyhow::Result<Self> {
+        Self::with_options(allow, tls, PoolOptions::default())
+    }
+
+    /// A policy with its own pool, these TLS settings and these connection
+    /// settings (quick ACKs, idle connections).
+    pub fn with_options(
+        allow: Allowlist,
+        tls: TlsOptions,
+        options: PoolOptions,
+    ) -> anyhow::Result<Self> {
         let counters = Arc::new(Counters::default());
-        let pool = new_pool(&tls, counters.clone())?;
+        let pool = new_pool(&tls, options, counters.clone())?;
         Ok(Self {
             shared: Arc::new(Shared {
                 pool,
                 allow,
                 counters,
                 tls,
+                options,
                 #[cfg(feature = "test-hooks")]
                 faults: Default::default(),
             }),
@@ -79,7 +91,7 @@ impl OutgoingPolicy {
             skip_verify: allowlist::core_config(params).is_some_and(|c| c.skip_verify),
             ..self.shared.tls.clone()
         };
-        Self::with_tls(self.shared.allow.clone(), tls)
+        Self::with_options(self.shared.allow.clone(), tls, self.shared.options)
             .expect("settings that built once build again")
     }
 

@@ -1,6 +1,9 @@
-//! The pooled keep-alive client of one driver (hyper, rustls for https) and
-//! its counters.
+//! The pooled keep-alive client of one driver (hyper, rustls for https):
+//! its connections (`TCP_NODELAY`, and quick ACKs re-armed after every read)
+//! and its counters.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
@@ -8,8 +11,9 @@ use std::time::Duration;
 
 use http::Uri;
 use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
+use hyper_util::client::legacy::connect::{Connected, Connection, HttpConnector};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use tokio::net::TcpStream;
 use wasmtime_wasi_http::{Error as HttpError, WasiBody};
 
 use super::tls::{TlsOptions, find_rustls, tls_config};
@@ -71,17 +75,122 @@ impl Counters {
     }
 }
 
-/// Wraps the TCP connector to count new connections.
+/// How the pool's connections behave.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolOptions {
+    /// Re-arm `TCP_QUICKACK` after every read (Linux; elsewhere ignored).
+    /// A server that writes a small reply in two segments and waits for the
+    /// ACK of the first (Nagle; radosgw does) otherwise meets the client's
+    /// delayed ACK, about 40 ms per request.
+    pub quick_ack: bool,
+    /// How long an idle connection is kept.
+    pub idle_timeout: Duration,
+    /// Most idle connections kept per host.
+    pub max_idle_per_host: usize,
+}
+
+impl Default for PoolOptions {
+    fn default() -> Self {
+        Self {
+            quick_ack: true,
+            idle_timeout: Duration::from_secs(30),
+            max_idle_per_host: 64,
+        }
+    }
+}
+
+/// A pool connection: TCP (with `TCP_NODELAY`), quick ACKs re-armed after
+/// every read when asked.
+pub(crate) struct TcpConn {
+    io: TokioIo<TcpStream>,
+    quick_ack: bool,
+}
+
+impl TcpConn {
+    /// Linux leaves quick-ACK mode on its own; each read puts it back.
+    fn rearm(&self) {
+        #[cfg(target_os = "linux")]
+        if self.quick_ack {
+            let _ = socket2::SockRef::from(self.io.inner()).set_tcp_quickack(true);
+        }
+    }
+}
+
+impl hyper::rt::Read for TcpConn {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: hyper::rt::ReadBufCursor<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let this = self.get_mut();
+        let r = Pin::new(&mut this.io).poll_read(cx, buf);
+        if let Poll::Ready(Ok(())) = r {
+            this.rearm();
+        }
+        r
+    }
+}
+
+impl hyper::rt::Write for TcpConn {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        let this = self.get_mut();
+        let r = Pin::new(&mut this.io).poll_write(cx, buf);
+        if let Poll::Ready(Ok(_)) = r {
+            this.rearm();
+        }
+        r
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().io).poll_shutdown(cx)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        let this = self.get_mut();
+        let r = Pin::new(&mut this.io).poll_write_vectored(cx, bufs);
+        if let Poll::Ready(Ok(_)) = r {
+            this.rearm();
+        }
+        r
+    }
+}
+
+impl Connection for TcpConn {
+    fn connected(&self) -> Connected {
+        self.io.connected()
+    }
+}
+
+/// Wraps the TCP connector to count new connections and arm quick ACKs.
 #[derive(Clone)]
 pub(crate) struct CountingConnector {
     inner: HttpConnector,
     counters: Arc<Counters>,
+    quick_ack: bool,
 }
 
+type ConnectError = <HttpConnector as tower_service::Service<Uri>>::Error;
+
 impl tower_service::Service<Uri> for CountingConnector {
-    type Response = <HttpConnector as tower_service::Service<Uri>>::Response;
-    type Error = <HttpConnector as tower_service::Service<Uri>>::Error;
-    type Future = <HttpConnector as tower_service::Service<Uri>>::Future;
+    type Response = TcpConn;
+    type Error = ConnectError;
+    type Future = Pin<Box<dyn Future<Output = Result<TcpConn, ConnectError>> + Send>>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
@@ -89,14 +198,28 @@ impl tower_service::Service<Uri> for CountingConnector {
 
     fn call(&mut self, uri: Uri) -> Self::Future {
         self.counters.connections.fetch_add(1, Ordering::Relaxed);
-        self.inner.call(uri)
+        let quick_ack = self.quick_ack;
+        let connecting = self.inner.call(uri);
+        Box::pin(async move {
+            let conn = TcpConn {
+                io: connecting.await?,
+                quick_ack,
+            };
+            conn.rearm();
+            Ok(conn)
+        })
     }
 }
 
 pub(crate) type Pool = Client<hyper_rustls::HttpsConnector<CountingConnector>, WasiBody>;
 
-/// Opens a pool with these TLS settings, counting into `counters`.
-pub(crate) fn new_pool(tls: &TlsOptions, counters: Arc<Counters>) -> anyhow::Result<Pool> {
+/// Opens a pool with these TLS and connection settings, counting into
+/// `counters`.
+pub(crate) fn new_pool(
+    tls: &TlsOptions,
+    options: PoolOptions,
+    counters: Arc<Counters>,
+) -> anyhow::Result<Pool> {
     let mut http = HttpConnector::new();
     http.enforce_http(false);
     http.set_nodelay(true);
@@ -108,10 +231,11 @@ pub(crate) fn new_pool(tls: &TlsOptions, counters: Arc<Counters>) -> anyhow::Res
         .wrap_connector(CountingConnector {
             inner: http,
             counters,
+            quick_ack: options.quick_ack,
         });
     Ok(Client::builder(TokioExecutor::new())
-        .pool_idle_timeout(Duration::from_secs(30))
-        .pool_max_idle_per_host(64)
+        .pool_idle_timeout(options.idle_timeout)
+        .pool_max_idle_per_host(options.max_idle_per_host)
         .build(connector))
 }
 
@@ -133,5 +257,50 @@ pub(crate) fn client_error(e: &hyper_util::client::legacy::Error) -> HttpError {
         Some(h) if h.is_incomplete_message() => HttpError::HttpResponseIncomplete,
         Some(h) => HttpError::InternalError(Some(h.to_string())),
         None => HttpError::InternalError(Some(e.to_string())),
+    }
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// Request/reply turns on one connection, the way HTTP keep-alive runs;
+    /// returns whether the client socket is in quick-ACK mode afterwards.
+    async fn quick_ack_after_turns(quick_ack: bool) -> bool {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = tokio::spawn(async move {
+            let (mut s, _) = listener.accept().await.unwrap();
+            let mut buf = [0u8; 4];
+            while s.read_exact(&mut buf).await.is_ok() {
+                s.write_all(b"pong").await.unwrap();
+            }
+        });
+        let stream = TcpStream::connect(addr).await.unwrap();
+        let mut conn = TokioIo::new(TcpConn {
+            io: TokioIo::new(stream),
+            quick_ack,
+        });
+        let mut buf = [0u8; 4];
+        for _ in 0..20 {
+            conn.write_all(b"ping").await.unwrap();
+            conn.read_exact(&mut buf).await.unwrap();
+        }
+        let armed = socket2::SockRef::from(conn.inner().io.inner())
+            .tcp_quickack()
+            .unwrap();
+        drop(conn);
+        server.await.unwrap();
+        armed
+    }
+
+    // Linux leaves quick-ACK mode once a connection turns interactive
+    // (it sends soon after it receives); without re-arming, the delayed ACK
+    // applies from then on.
+    #[tokio::test]
+    async fn reads_and_writes_keep_quick_ack_armed() {
+        assert!(quick_ack_after_turns(true).await, "re-armed");
+        assert!(!quick_ack_after_turns(false).await, "left to the kernel");
     }
 }

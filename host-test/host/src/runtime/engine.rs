@@ -5,7 +5,9 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use anyhow::anyhow;
-use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+use wasmtime::{
+    Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, ProfilingStrategy,
+};
 
 /// How often the engine's epoch advances: a guest running its own code
 /// yields to the executor this often, and a call's deadline is checked.
@@ -33,6 +35,11 @@ fn build_engine() -> anyhow::Result<Engine> {
     config
         .allocation_strategy(InstanceAllocationStrategy::Pooling(pool))
         .epoch_interruption(true);
+    // Profiling: with S3_DRIVER_PERF_MAP set, compiled wasm functions are
+    // named in /tmp/perf-<pid>.map, which `perf report` reads.
+    if std::env::var_os("S3_DRIVER_PERF_MAP").is_some() {
+        config.profiler(ProfilingStrategy::PerfMap);
+    }
     let engine = Engine::new(&config).map_err(anyhow::Error::from)?;
     let weak = engine.weak();
     std::thread::Builder::new()

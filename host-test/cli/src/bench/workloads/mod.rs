@@ -35,6 +35,17 @@ pub struct Options {
     pub big: usize,
     /// Concurrent streams.
     pub streams: usize,
+    /// Only the workloads whose name contains this (`Stat`, `PutGet`...).
+    pub only: Option<String>,
+    /// Only these clients (`component`, `object_store`, `raw`); all when empty.
+    pub clients: Vec<String>,
+}
+
+impl Options {
+    /// Whether the workload family `name` runs.
+    fn wants(&self, name: &str) -> bool {
+        self.only.as_deref().is_none_or(|o| name.contains(o))
+    }
 }
 
 impl Default for Options {
@@ -45,6 +56,8 @@ impl Default for Options {
             walk_keys: 10_000,
             big: 64 * MIB,
             streams: 16,
+            only: None,
+            clients: Vec::new(),
         }
     }
 }
@@ -89,6 +102,64 @@ struct Bench<'a> {
     table: Table,
     /// Component ops/s of the current workload, for the ratios.
     last_component: f64,
+    /// (workload, client, ops/s) of every row, for the verdicts.
+    results: Vec<(String, String, f64)>,
+}
+
+/// The workloads' table and one verdict line per workload.
+pub struct Report {
+    /// One row per workload and client.
+    pub table: Table,
+    /// Which client won each workload, and by how much.
+    pub verdicts: Vec<String>,
+}
+
+impl std::fmt::Display for Report {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.table)?;
+        for v in &self.verdicts {
+            writeln!(f, "{v}")?;
+        }
+        Ok(())
+    }
+}
+
+/// One line per workload, in the order they ran: the fastest client and its
+/// lead over the next, and the component against the native client.
+fn verdicts(results: &[(String, String, f64)]) -> Vec<String> {
+    let mut order: Vec<&str> = Vec::new();
+    for (w, _, _) in results {
+        if !order.contains(&w.as_str()) {
+            order.push(w);
+        }
+    }
+    order
+        .into_iter()
+        .map(|w| {
+            let mut rows: Vec<(&str, f64)> = results
+                .iter()
+                .filter(|(rw, _, _)| rw == w)
+                .map(|(_, c, ops)| (c.as_str(), *ops))
+                .collect();
+            rows.sort_by(|a, b| b.1.total_cmp(&a.1));
+            let of = |client: &str| rows.iter().find(|r| r.0 == client).map(|r| r.1);
+            let lead = match rows.get(1) {
+                Some((next, ops)) => {
+                    format!(
+                        "{} wins, {:.2}x {next}",
+                        rows[0].0,
+                        rows[0].1 / ops.max(1e-9)
+                    )
+                }
+                None => format!("{} alone", rows[0].0),
+            };
+            let versus = match (of("component"), of(NATIVE)) {
+                (Some(c), Some(n)) => format!("; component {:.2}x {NATIVE}", c / n.max(1e-9)),
+                _ => String::new(),
+            };
+            format!("verdict {w}: {lead}{versus}")
+        })
+        .collect()
 }
 
 impl Bench<'_> {
@@ -122,6 +193,8 @@ impl Bench<'_> {
             .requests
             .map_or("-".into(), |r| format!("{:.2}", r as f64 / l.ops as f64));
         let rss = l.rss.map_or("-".into(), |r| format!("{r:.0}"));
+        self.results
+            .push((workload.to_owned(), client.to_owned(), ops));
         self.table.row(&[
             workload,
             client,
@@ -156,6 +229,10 @@ impl Bench<'_> {
         F: FnOnce() -> Fut,
         Fut: std::future::Future<Output = anyhow::Result<()>>,
     {
+        let short = if client == RAW { "raw" } else { client };
+        if !self.o.clients.is_empty() && !self.o.clients.iter().any(|c| c == short) {
+            return Ok(());
+        }
         let before = self.sent(client);
         reset_peak_rss();
         let started = Instant::now();
@@ -198,11 +275,14 @@ fn ok(r: &RawReply, what: &str) -> anyhow::Result<()> {
 }
 
 /// Runs every workload; `params` names the store the driver `d` was opened on.
+/// `copy_above`, opened on the same store with `multipartcopythresholdsize`
+/// above the Move object's size, adds the Move row that copies in one request.
 pub async fn run(
     d: &Driver,
+    copy_above: Option<&Driver>,
     params: &[(String, ConfigValue)],
     o: &Options,
-) -> anyhow::Result<Table> {
+) -> anyhow::Result<Report> {
     let core = core_params(params);
     let chunk = Config::from_params(&core)
         .map_err(|e| anyhow::anyhow!("{e}"))?
@@ -229,19 +309,74 @@ pub async fn run(
             "peak RSS MiB",
         ]),
         last_component: 0.0,
+        results: Vec::new(),
     };
     for &size in &o.sizes {
-        b.put_get(size).await?;
-        b.stream(size).await?;
+        if o.wants("PutGet") {
+            b.put_get(size).await?;
+        }
+        if o.wants("Stream") {
+            b.stream(size).await?;
+        }
     }
     for files in [5usize, 50] {
-        b.list(files).await?;
-        b.delete(files).await?;
+        if o.wants("List") {
+            b.list(files).await?;
+        }
+        if o.wants("Delete") {
+            b.delete(files).await?;
+        }
     }
-    b.stat().await?;
-    b.walk().await?;
-    b.move_big().await?;
-    b.concurrent_streams().await?;
-    d.delete("/bench").await?;
-    Ok(b.table)
+    if o.wants("Stat") {
+        b.stat().await?;
+    }
+    if o.wants("Walk") {
+        b.walk().await?;
+    }
+    if o.wants("Move") {
+        let w = format!("Move {}", human(o.big));
+        b.move_big(d, &w).await?;
+        if let Some(one_copy) = copy_above {
+            b.move_big(one_copy, &format!("{w}, multipartcopythresholdsize above"))
+                .await?;
+        }
+    }
+    if o.wants("concurrent streams") {
+        b.concurrent_streams().await?;
+    }
+    // Nothing may be left, whichever workloads ran.
+    match d.delete("/bench").await {
+        Ok(())
+        | Err(s3_driver_host::CallError::Driver(s3_driver_host::DriverError::PathNotFound(_))) => {}
+        Err(e) => return Err(e.into()),
+    }
+    let verdicts = verdicts(&b.results);
+    Ok(Report {
+        table: b.table,
+        verdicts,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_verdict_names_the_winner_and_the_component_against_the_native_client() {
+        let r = |w: &str, c: &str, ops: f64| (w.to_owned(), c.to_owned(), ops);
+        let lines = verdicts(&[
+            r("Stat", "component", 300.0),
+            r("Stat", NATIVE, 100.0),
+            r("Stat", RAW, 200.0),
+            r("List 5", NATIVE, 50.0),
+            r("List 5", "component", 25.0),
+        ]);
+        assert_eq!(
+            lines,
+            [
+                "verdict Stat: component wins, 1.50x raw ceiling; component 3.00x object_store",
+                "verdict List 5: object_store wins, 2.00x component; component 0.50x object_store",
+            ]
+        );
+    }
 }

@@ -61,7 +61,7 @@ async fn stream_round_trip(d: &Driver, path: &str, data: &[u8]) -> anyhow::Resul
     Ok(())
 }
 
-impl Bench<'_> {
+impl<'a> Bench<'a> {
     /// Rounds of a workload of objects of `size` (fewer for big ones).
     fn rounds_of(&self, size: usize) -> usize {
         if size >= 64 * MIB { 2 } else { self.rounds() }
@@ -146,14 +146,21 @@ impl Bench<'_> {
         .await
     }
 
-    /// Moves a big object there and back.
-    pub(super) async fn move_big(&mut self) -> anyhow::Result<()> {
+    /// Moves a big object there and back, through `d` for the component
+    /// (its requests counted by `d`).
+    pub(super) async fn move_big(&mut self, d: &'a Driver, w: &str) -> anyhow::Result<()> {
+        let usual = std::mem::replace(&mut self.d, d);
+        let moved = self.move_big_with(w).await;
+        self.d = usual;
+        moved
+    }
+
+    async fn move_big_with(&mut self, w: &str) -> anyhow::Result<()> {
         let big = content(self.o.big);
-        let w = format!("Move {}", human(self.o.big));
         let d = self.d;
         d.put_content("/bench/move/a", &big).await?;
         let bytes = self.o.big * 2;
-        self.timed(&w, "component", 2, bytes, || async {
+        self.timed(w, "component", 2, bytes, || async {
             d.move_("/bench/move/a", "/bench/move/b").await?;
             d.move_("/bench/move/b", "/bench/move/a").await?;
             Ok(())
@@ -165,7 +172,7 @@ impl Bench<'_> {
         );
         let native = self.native.clone();
         native.put(&na, &big).await?;
-        self.timed(&w, NATIVE, 2, bytes, || async {
+        self.timed(w, NATIVE, 2, bytes, || async {
             native.rename(&na, &nb).await?;
             native.rename(&nb, &na).await
         })
@@ -173,7 +180,7 @@ impl Bench<'_> {
         let (ka, kb) = (self.key("/bench/move-raw/a"), self.key("/bench/move-raw/b"));
         let raw = self.raw.clone();
         ok(&raw.put(&ka, &big).await?, "put")?;
-        self.timed(&w, RAW, 2, bytes, || async {
+        self.timed(w, RAW, 2, bytes, || async {
             for (from, to) in [(&ka, &kb), (&kb, &ka)] {
                 let q = raw.requests();
                 ok(&raw.send(q.copy_object(from, to), &[]).await?, "copy")?;
