@@ -7,6 +7,7 @@ mod bench;
 mod conformance;
 mod demo;
 mod ops;
+mod serve;
 mod target;
 
 use std::path::PathBuf;
@@ -104,6 +105,18 @@ pub enum Command {
         #[arg(long, value_delimiter = ',')]
         clients: Vec<String>,
     },
+    /// Serve an OCI Distribution registry on the store (Distribution's
+    /// layout; `--config` also gives http.addr, storage.delete,
+    /// storage.redirect and auth.htpasswd).
+    Serve {
+        /// Listen here instead of http.addr (`127.0.0.1:5000`, `:0`).
+        #[arg(long)]
+        addr: Option<String>,
+        /// Run the component in this file and hot-swap it whenever the file
+        /// changes (write a new file and rename it over this one).
+        #[arg(long)]
+        watch: Option<PathBuf>,
+    },
     /// Store, stat, list, read back (SHA-256 checked) and delete a blob.
     Demo {
         /// Blob size in MiB.
@@ -135,6 +148,13 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             };
             return bench::command(&cli, &choice).await;
         }
+        Command::Serve { addr, watch } => {
+            let s = serve::Serve {
+                addr: addr.clone(),
+                watch: watch.clone(),
+            };
+            return serve::serve(&cli, &s).await;
+        }
         _ => {}
     }
     let (driver, _server) = open(&cli).await?;
@@ -152,7 +172,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         } => ops::url(&driver, path, method, client_ip).await?,
         Command::Walk { path } => ops::walk(&driver, path).await?,
         Command::Demo { mib } => demo::demo(&driver, mib).await?,
-        Command::Conformance { .. } | Command::Bench { .. } => {
+        Command::Conformance { .. } | Command::Bench { .. } | Command::Serve { .. } => {
             unreachable!("handled before opening a driver")
         }
     }

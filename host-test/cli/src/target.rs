@@ -205,6 +205,11 @@ pub fn runtime() -> Result<Runtime, String> {
 /// A driver on a resolved configuration, reaching only what it names.
 pub async fn open_configured(cli: &Cli, t: &Configured) -> Result<Driver, Failure> {
     let runtime = runtime().map_err(Failure::Usage)?;
+    open_on(cli, t, &runtime).await
+}
+
+/// [`open_configured`] on a given runtime (one that `serve --watch` swaps).
+pub async fn open_on(cli: &Cli, t: &Configured, runtime: &Runtime) -> Result<Driver, Failure> {
     let allow = Allowlist::for_config(&t.params, &t.middleware)
         .with_credential_endpoints(&t.params, &t.env);
     let tls = TlsOptions {
@@ -228,7 +233,7 @@ pub async fn open_configured(cli: &Cli, t: &Configured) -> Result<Driver, Failur
         env: t.env.clone(),
         ..Grants::default()
     };
-    let driver = Driver::open_with(&runtime, &t.params, &t.middleware, policy, &grants).await?;
+    let driver = Driver::open_with(runtime, &t.params, &t.middleware, policy, &grants).await?;
     for w in driver.warnings() {
         eprintln!("s3-driver: warning: {w}");
     }

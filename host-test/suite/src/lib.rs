@@ -3,6 +3,8 @@
 //! services, the radosgw that `.ci/run` starts, and a second build of the
 //! component for hot swaps.
 
+pub mod registry;
+
 use std::convert::Infallible;
 use std::sync::{Arc, LazyLock};
 
