@@ -89,7 +89,8 @@ pub enum Command {
         /// Samples per figure.
         #[arg(long, default_value_t = 20)]
         rounds: usize,
-        /// Only `memory`, only `host` or only `workloads`.
+        /// Only `memory`, `host`, `workloads`, or `registry` (this registry
+        /// against docker-registry on the same store; only run when asked).
         #[arg(long)]
         only: Option<String>,
         /// Size of the memory check's object, in MiB.

@@ -1101,3 +1101,59 @@ async fn eight_concurrent_pushes_sharing_layers_all_pull_back() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_chunk_cut_off_mid_body_keeps_what_arrived_and_the_retry_finishes_it() {
+    use tokio::io::AsyncWriteExt;
+    let (r, _d, _s) = registry().await;
+    let c = &r.client;
+    let data = bytes(1_000_000);
+    let digest = sha256(&data);
+    let loc = session(c, "cut").await;
+    // A client that announces the whole chunk and dies after 400 kB.
+    let mut raw = tokio::net::TcpStream::connect(r.addr).await.unwrap();
+    let head = format!(
+        "PATCH {loc} HTTP/1.1\r\nHost: {}\r\nContent-Length: 1000000\r\nContent-Range: 0-999999\r\n\r\n",
+        r.addr
+    );
+    raw.write_all(head.as_bytes()).await.unwrap();
+    raw.write_all(&data[..400_000]).await.unwrap();
+    raw.flush().await.unwrap();
+    drop(raw);
+    // The registry keeps the 400 kB; the status says so once it has them.
+    let mut range = String::new();
+    for _ in 0..100 {
+        let status = send(c, Method::GET, &loc, &[], b"").await;
+        range = status.header("range").unwrap_or_default().to_owned();
+        if range == "0-399999" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(range, "0-399999");
+    let rest = patch(c, &loc, 400_000, &data[400_000..]).await;
+    assert_eq!(
+        rest.status,
+        StatusCode::ACCEPTED,
+        "{}",
+        String::from_utf8_lossy(&rest.body)
+    );
+    let put = send(
+        c,
+        Method::PUT,
+        &OciClient::with_digest(&loc, &digest),
+        &[],
+        b"",
+    )
+    .await;
+    assert_eq!(
+        put.status,
+        StatusCode::CREATED,
+        "{}",
+        String::from_utf8_lossy(&put.body)
+    );
+    assert_eq!(
+        c.pull_blob_checked("cut", &digest).await.unwrap(),
+        1_000_000
+    );
+}

@@ -3,6 +3,7 @@
 pub mod host;
 pub mod memory;
 pub mod native;
+pub mod registry;
 pub mod workloads;
 
 use s3_driver_host::config_file::core_params;
@@ -18,7 +19,7 @@ use crate::target::{Configured, Failure, open_configured, target_params};
 pub struct Choice {
     /// Samples per figure.
     pub rounds: usize,
-    /// Only `memory`, `host` or `workloads`.
+    /// Only `memory`, `host`, `workloads` or `registry`.
     pub only: Option<String>,
     /// Size of the memory check's object, in MiB.
     pub memory_mib: usize,
@@ -34,12 +35,16 @@ pub struct Choice {
 /// by default) and prints them.
 pub async fn command(cli: &Cli, c: &Choice) -> Result<(), Failure> {
     let failed = |e: anyhow::Error| Failure::Driver(CallError::Host(format!("{e:#}")));
-    let wanted = |what: &str| c.only.as_deref().is_none_or(|o| o == what);
+    // The registry table runs only when asked for: it moves over 2 GiB.
+    let wanted = |what: &str| match c.only.as_deref() {
+        None => what != "registry",
+        Some(o) => o == what,
+    };
     if let Some(o) = c.only.as_deref()
-        && !["memory", "host", "workloads"].contains(&o)
+        && !["memory", "host", "workloads", "registry"].contains(&o)
     {
         return Err(Failure::Usage(format!(
-            "--only takes memory, host or workloads, not {o}"
+            "--only takes memory, host, workloads or registry, not {o}"
         )));
     }
     // First, while the process holds nothing else: its peak RSS is the figure.
@@ -85,6 +90,15 @@ pub async fn command(cli: &Cli, c: &Choice) -> Result<(), Failure> {
             .await
             .map_err(failed)?;
         println!("{report}");
+    }
+    if wanted("registry") {
+        let (configured, _server) = target_params(cli).await?;
+        let driver = open_configured(cli, &configured).await?;
+        let plan = registry::Plan::default();
+        let table = registry::run(driver, &configured.params, &plan)
+            .await
+            .map_err(failed)?;
+        println!("{table}");
     }
     Ok(())
 }

@@ -12,6 +12,7 @@ use http::{Method, Request, StatusCode, header};
 use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Full, StreamBody};
 use hyper::body::Frame;
+use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
@@ -80,19 +81,48 @@ fn layer_body(layer: &Layer) -> Body {
 pub struct OciClient {
     base: String,
     basic: Option<String>,
-    client: Client<HttpConnector, Body>,
+    client: Client<HttpsConnector<HttpConnector>, Body>,
+}
+
+fn connector(extra_ca_pem: Option<&str>) -> anyhow::Result<HttpsConnector<HttpConnector>> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    let mut http = HttpConnector::new();
+    http.set_nodelay(true);
+    http.enforce_http(false);
+    let mut roots = rustls::RootCertStore::empty();
+    if let Some(pem) = extra_ca_pem {
+        for cert in CertificateDer::pem_slice_iter(pem.as_bytes()) {
+            roots.add(cert?)?;
+        }
+    }
+    let tls = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()?
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    Ok(hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(tls)
+        .https_or_http()
+        .enable_http1()
+        .wrap_connector(http))
 }
 
 impl OciClient {
     /// A client of the registry at `base` (`http://127.0.0.1:5000`).
     pub fn new(base: &str) -> Self {
-        let mut http = HttpConnector::new();
-        http.set_nodelay(true);
-        Self {
+        Self::with_ca(base, None).expect("no certificate to read")
+    }
+
+    /// A client that also follows redirects to HTTPS servers whose
+    /// certificate chains to `ca_pem` (a test CA).
+    pub fn with_ca(base: &str, ca_pem: Option<&str>) -> anyhow::Result<Self> {
+        Ok(Self {
             base: base.trim_end_matches('/').to_owned(),
             basic: None,
-            client: Client::builder(TokioExecutor::new()).build(http),
-        }
+            client: Client::builder(TokioExecutor::new()).build(connector(ca_pem)?),
+        })
     }
 
     /// The same client sending Basic credentials.

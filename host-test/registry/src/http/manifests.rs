@@ -6,7 +6,7 @@ use futures::future::try_join_all;
 use http::{Response, StatusCode, header};
 
 use super::body::{self, Body, collect};
-use super::{Call, Registry, reply};
+use super::{BodySlot, Call, Registry, reply};
 use crate::digest::{Algorithm, Digest};
 use crate::error::{ApiError, ApiResult, Failure};
 use crate::manifest::{self, MAX_MANIFEST_BYTES};
@@ -73,7 +73,7 @@ impl Registry {
         name: &RepoName,
         r: &str,
         call: Call,
-        body: Body,
+        body: &BodySlot,
     ) -> ApiResult<Response<Body>> {
         let parsed = reference(r)?;
         let extra_tags = call
@@ -86,7 +86,7 @@ impl Registry {
             })
             .collect::<ApiResult<Vec<Tag>>>()?;
         let content_type = call.header(header::CONTENT_TYPE).map(str::to_owned);
-        let bytes = collect(body, MAX_MANIFEST_BYTES, Failure::ManifestTooLarge).await?;
+        let bytes = collect(body.take(), MAX_MANIFEST_BYTES, Failure::ManifestTooLarge).await?;
         let m = manifest::parse(&bytes, content_type.as_deref())?;
         let d = match &parsed {
             Reference::Digest(want) => {

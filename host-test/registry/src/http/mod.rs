@@ -29,6 +29,10 @@ use route::Route;
 const API_VERSION: (&str, &str) = ("Docker-Distribution-API-Version", "registry/2.0");
 /// Upload SHA-256 states kept in memory at most (the bucket has them all).
 const STATES_KEPT: usize = 4096;
+/// A request body left unread by a refusal is read and dropped up to this
+/// much, so the refusal reaches the client: closing a connection with
+/// unread data makes the kernel reset it, which can destroy the reply.
+const DRAIN_LIMIT: usize = 64 << 20;
 
 /// What the registry allows.
 #[derive(Debug, Default)]
@@ -49,6 +53,36 @@ pub struct Registry {
     store: Store,
     options: Options,
     states: Mutex<HashMap<String, Sha256State>>,
+}
+
+/// A request's body until a handler takes it; what no handler took is
+/// drained after the reply is decided.
+pub(crate) struct BodySlot(Mutex<Option<Body>>);
+
+impl BodySlot {
+    /// The body (empty if already taken).
+    pub fn take(&self) -> Body {
+        self.0
+            .lock()
+            .expect("not poisoned")
+            .take()
+            .unwrap_or_else(body::empty)
+    }
+
+    /// Reads and drops what nobody took, up to [`DRAIN_LIMIT`].
+    async fn drain(&self) {
+        use http_body_util::BodyExt as _;
+        let left = self.0.lock().expect("not poisoned").take();
+        if let Some(mut b) = left {
+            let mut seen = 0usize;
+            while seen < DRAIN_LIMIT {
+                match b.frame().await {
+                    Some(Ok(f)) => seen += f.data_ref().map_or(0, |d| d.len()),
+                    _ => break,
+                }
+            }
+        }
+    }
 }
 
 /// One request's parts, as the handlers take them.
@@ -125,6 +159,7 @@ impl Registry {
             query: route::query_pairs(parts.uri.query()),
             peer,
         };
+        let slot = BodySlot(Mutex::new(Some(body)));
         let mut reply = match self.authorize(&call) {
             Err(e) => self.error_reply(&e, head),
             Ok(()) => match route::route(parts.uri.path()) {
@@ -132,11 +167,12 @@ impl Registry {
                     self.error_reply(&ApiError::new(Failure::NotFound, "no such endpoint"), head)
                 }
                 Some(r) => self
-                    .dispatch(r, call, body)
+                    .dispatch(r, call, &slot)
                     .await
                     .unwrap_or_else(|e| self.error_reply(&e, head)),
             },
         };
+        slot.drain().await;
         reply
             .headers_mut()
             .insert(API_VERSION.0, http::HeaderValue::from_static(API_VERSION.1));
@@ -181,7 +217,7 @@ impl Registry {
         b.body(body).expect("valid reply")
     }
 
-    async fn dispatch(&self, r: Route, call: Call, body: Body) -> ApiResult<Response<Body>> {
+    async fn dispatch(&self, r: Route, call: Call, body: &BodySlot) -> ApiResult<Response<Body>> {
         let m = call.method.clone();
         let is = |allowed: &[Method]| allowed.contains(&m);
         let get = [Method::GET, Method::HEAD];

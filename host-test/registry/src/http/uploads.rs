@@ -9,7 +9,7 @@ use s3_driver_host::Writer;
 
 use super::body::{self, Body, into_writer};
 use super::range::chunk_range;
-use super::{Call, Registry, reply};
+use super::{BodySlot, Call, Registry, reply};
 use crate::digest::{Algorithm, Digest, Hasher, Sha256State};
 use crate::error::{ApiError, ApiResult, Failure};
 use crate::layout;
@@ -113,7 +113,7 @@ impl Registry {
         &self,
         name: &RepoName,
         call: Call,
-        body: Body,
+        body: &BodySlot,
     ) -> ApiResult<Response<Body>> {
         if let Some(mount) = call.param("mount") {
             let d = Digest::parse(mount)?;
@@ -161,7 +161,7 @@ impl Registry {
         name: &RepoName,
         d: &Digest,
         call: &Call,
-        body: Body,
+        body: &BodySlot,
     ) -> ApiResult<Response<Body>> {
         let id = uuid::Uuid::new_v4().hyphenated().to_string();
         let mut w = self
@@ -172,7 +172,7 @@ impl Registry {
             .map_err(ApiError::storage)?;
         let expected = content_length(call);
         let mut state = Sha256State::default();
-        let pumped = into_writer(body, &mut w, Some(&mut state)).await;
+        let pumped = into_writer(body.take(), &mut w, Some(&mut state)).await;
         let at = Landing { base: 0, expected };
         self.finish(name, &id, d, w, pumped, at, Some(state)).await
     }
@@ -206,7 +206,7 @@ impl Registry {
         name: &RepoName,
         id: &str,
         call: Call,
-        body: Body,
+        body: &BodySlot,
     ) -> ApiResult<Response<Body>> {
         let mut w = self.open_session(name, id).await?;
         let size = w.size().await.map_err(ApiError::storage)?;
@@ -215,7 +215,7 @@ impl Registry {
             return Err(with_session(e, name, id, size));
         }
         let mut state = self.state_at(name, id, size).await?;
-        let pumped = into_writer(body, &mut w, state.as_mut()).await?;
+        let pumped = into_writer(body.take(), &mut w, state.as_mut()).await?;
         w.close().await.map_err(ApiError::storage)?;
         let now = size + pumped.written;
         if let Some(s) = state.filter(|s| s.len() == now) {
@@ -243,7 +243,7 @@ impl Registry {
         name: &RepoName,
         id: &str,
         call: Call,
-        body: Body,
+        body: &BodySlot,
     ) -> ApiResult<Response<Body>> {
         let d = Digest::parse(call.param("digest").ok_or_else(|| {
             ApiError::new(Failure::DigestInvalid, "the closing PUT needs ?digest=")
@@ -259,7 +259,7 @@ impl Registry {
             Algorithm::Sha512 => None,
         };
         let expected = content_length(&call);
-        let pumped = into_writer(body, &mut w, state.as_mut()).await;
+        let pumped = into_writer(body.take(), &mut w, state.as_mut()).await;
         let at = Landing {
             base: size,
             expected,
