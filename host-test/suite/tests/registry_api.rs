@@ -938,7 +938,7 @@ async fn ranges_are_206_and_past_the_end_416() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn downloads_redirect_to_the_storage_when_enabled_and_heads_do_not() {
+async fn downloads_redirect_to_the_storage_when_enabled_and_heads_and_ranges_do_not() {
     let (d, _s) = driver().await;
     let options = Options {
         redirect: true,
@@ -965,6 +965,13 @@ async fn downloads_redirect_to_the_storage_when_enabled_and_heads_do_not() {
         (head.status, head.header("content-length")),
         (StatusCode::OK, Some("300000"))
     );
+    let ranged = send(c, Method::GET, &path, &[("range", "bytes=10-19")], b"").await;
+    assert_eq!(
+        ranged.status,
+        StatusCode::PARTIAL_CONTENT,
+        "ranges are served here"
+    );
+    assert_eq!(ranged.body.as_ref(), &data[10..20]);
 }
 
 #[tokio::test(flavor = "multi_thread")]

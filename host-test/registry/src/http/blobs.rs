@@ -44,7 +44,10 @@ impl Registry {
                 .body(body::empty())
                 .expect("valid reply"));
         }
+        // A ranged read is served here: storages differ on ranges they
+        // cannot satisfy, and the specification's 206/416 must hold.
         if self.options.redirect
+            && call.header(header::RANGE).is_none()
             && let Some(url) = self
                 .store()
                 .blob_redirect(&d, &redirect_request(call))
