@@ -75,6 +75,7 @@ mod bindings {
 }
 
 use bindings::exports::registry::storage::driver as wit_driver;
+use bindings::exports::registry::storage::maintenance as wit_maintenance;
 use bindings::registry::storage::types as wit;
 
 struct Component;
@@ -87,6 +88,42 @@ impl wit_driver::Guest for Component {
 
     fn version() -> String {
         driver::build_version()
+    }
+}
+
+impl wit_maintenance::Guest for Component {
+    fn list_uploads(
+        d: wit_driver::DriverBorrow<'_>,
+        path: String,
+    ) -> Result<Vec<wit_maintenance::Upload>, wit::Error> {
+        let d: &DriverResource = d.get();
+        let uploads = d.0.uploads(&path).map_err(to_wit)?;
+        Ok(uploads
+            .into_iter()
+            .map(|u| wit_maintenance::Upload {
+                path: u.path,
+                upload_id: u.upload_id,
+                initiated: u.initiated.map(to_wit_time),
+                parts: u.parts,
+                bytes: u.bytes,
+            })
+            .collect())
+    }
+
+    fn abort_upload(
+        d: wit_driver::DriverBorrow<'_>,
+        path: String,
+        upload_id: String,
+    ) -> Result<(), wit::Error> {
+        let d: &DriverResource = d.get();
+        d.0.abort_upload(&path, &upload_id).map_err(to_wit)
+    }
+}
+
+fn to_wit_time(t: UtcDateTime) -> wit::Timestamp {
+    wit::Timestamp {
+        seconds: t.seconds,
+        nanoseconds: t.nanos,
     }
 }
 
@@ -139,10 +176,7 @@ fn to_wit_info(i: FileInfo) -> wit::FileInfo {
     wit::FileInfo {
         path: i.path,
         size: i.size,
-        mod_time: i.mod_time.map(|t| wit::Timestamp {
-            seconds: t.seconds,
-            nanoseconds: t.nanos,
-        }),
+        mod_time: i.mod_time.map(to_wit_time),
         is_dir: i.is_dir,
     }
 }

@@ -4,9 +4,11 @@
 //! objects, listings and deletes ([`objects`]), moves ([`moves`]), redirects
 //! and the CloudFront middleware ([`redirect`]). No I/O of its own.
 
+pub mod middleware;
 pub mod moves;
 pub mod objects;
 pub mod redirect;
+pub mod uploads;
 
 use std::rc::Rc;
 
@@ -35,7 +37,7 @@ pub fn build_version() -> String {
 pub const PRESIGN_EXPIRY_SECS: u64 = 20 * 60;
 
 /// The storage middlewares this driver offers, by their `config.yml` name.
-pub const MIDDLEWARES: &[&str] = &["cloudfront"];
+pub const MIDDLEWARES: &[&str] = &["cloudfront", "redirect", "rewrite"];
 
 /// Refuses a middleware name the driver does not offer, as the reference does.
 pub fn check_middleware_name(name: &str) -> Result<()> {
@@ -52,7 +54,8 @@ pub fn check_middleware_name(name: &str) -> Result<()> {
 pub struct S3Driver<T: Transport> {
     client: Rc<S3Client<T>>,
     keys: KeyMapper,
-    cloudfront: Option<redirect::CloudFront>,
+    /// `middleware: storage:` entries, in `config.yml` order.
+    middleware: Vec<redirect::Layer>,
     warnings: Vec<String>,
 }
 
@@ -66,7 +69,9 @@ impl<T: Transport> S3Driver<T> {
         Self::open_with_middleware(params, &[], transport, platform)
     }
 
-    /// Opens a driver with `middleware: storage:` entries (`cloudfront`).
+    /// Opens a driver with `middleware: storage:` entries (`cloudfront`,
+    /// `redirect`, `rewrite`), applied as the reference applies them: each
+    /// wraps those listed before it.
     /// Every parameter and option is validated before anything is read or
     /// sent; with a CloudFront IP filter the ranges are then fetched once (a
     /// failure is a warning).
@@ -78,10 +83,11 @@ impl<T: Transport> S3Driver<T> {
     ) -> Result<Self> {
         let config = Config::from_params(params)?;
         let mut warnings = config.warnings.clone();
-        let mut cloudfront = None;
+        let mut layers = Vec::new();
         for (name, options) in middleware {
             check_middleware_name(name)?;
-            cloudfront = Some(redirect::CloudFront::from_options(
+            layers.push(redirect::Layer::from_entry(
+                name,
                 options,
                 &*platform,
                 &mut warnings,
@@ -90,7 +96,7 @@ impl<T: Transport> S3Driver<T> {
         let driver = Self {
             keys: KeyMapper::new(&config.root_directory),
             client: Rc::new(S3Client::new(config, transport, platform)?),
-            cloudfront,
+            middleware: layers,
             warnings,
         };
         Ok(driver.with_first_ip_ranges())

@@ -1,10 +1,14 @@
-//! Redirect URLs: an S3 URL presigned for 20 minutes, or with the CloudFront
-//! middleware a signed CloudFront URL unless the AWS IP ranges place the
-//! client inside AWS. The ranges are fetched through the driver's transport
-//! at open and again after `updatefrequency`.
+//! Redirect URLs: an S3 URL presigned for 20 minutes, passed through the
+//! storage middlewares in the reference's order (the last listed is the
+//! outermost): `cloudfront` signs a CloudFront URL unless the AWS IP ranges
+//! place the client inside AWS (then the layers inside it answer),
+//! `redirect` answers with its base URL, `rewrite` edits what the layers
+//! inside it gave. The ranges are fetched through the driver's transport at
+//! open and again after `updatefrequency`.
 
 use std::cell::RefCell;
 
+use super::middleware::{RedirectBase, Rewrite};
 use super::{PRESIGN_EXPIRY_SECS, S3Driver};
 use crate::cloudfront::{CloudFrontOptions, IpFilter, IpRanges, client_ip};
 use crate::config::Value;
@@ -57,17 +61,50 @@ impl CloudFront {
     }
 }
 
+/// One `middleware: storage:` entry.
+pub(super) enum Layer {
+    /// `cloudfront`.
+    CloudFront(Box<CloudFront>),
+    /// `redirect`.
+    Redirect(RedirectBase),
+    /// `rewrite`.
+    Rewrite(Rewrite),
+}
+
+impl Layer {
+    /// The entry `name` with its options, checked (a CloudFront `privatekey`
+    /// path is read through the platform).
+    pub(super) fn from_entry(
+        name: &str,
+        options: &[(String, Value)],
+        platform: &dyn Platform,
+        warnings: &mut Vec<String>,
+    ) -> Result<Self> {
+        Ok(match name {
+            "redirect" => Layer::Redirect(RedirectBase::from_options(options)?),
+            "rewrite" => Layer::Rewrite(Rewrite::from_options(options)?),
+            _ => Layer::CloudFront(Box::new(CloudFront::from_options(
+                options, platform, warnings,
+            )?)),
+        })
+    }
+}
+
 impl<T: Transport> S3Driver<T> {
     /// With an IP filter, fetches the ranges once; a failure becomes a warning.
     pub(super) fn with_first_ip_ranges(mut self) -> Self {
-        if let Some(cf) = &self.cloudfront
-            && cf.options.filter != IpFilter::None
-            && let Err(e) = self.refresh_ip_ranges(cf)
-        {
-            self.warnings.push(format!(
-                "cloudfront: failed to update AWS IP ranges ({e}); every client gets CloudFront until a fetch succeeds"
-            ));
+        let mut failed = Vec::new();
+        for layer in &self.middleware {
+            if let Layer::CloudFront(cf) = layer
+                && cf.options.filter != IpFilter::None
+                && let Err(e) = self.refresh_ip_ranges(cf)
+            {
+                failed.push(format!(
+                    "cloudfront: failed to update AWS IP ranges ({e}); every client gets CloudFront until a fetch succeeds"
+                ));
+            }
         }
+        self.warnings.extend(failed);
         self
     }
 
@@ -136,21 +173,44 @@ impl<T: Transport> S3Driver<T> {
         cf.ranges.borrow().as_ref().is_some_and(|r| r.contains(ip))
     }
 
-    /// The redirect for a client's request: CloudFront's signed URL when the
-    /// middleware is on (any method), unless the IP filter places the client
-    /// inside AWS; otherwise an S3 URL presigned for 20 minutes (GET and HEAD
-    /// only; other methods are not redirected). `redirectendpoint` replaces
-    /// the S3 URL's scheme and host before signing.
+    /// The redirect for a client's request, through the middlewares.
     pub fn redirect_url(&self, request: &RedirectRequest, path: &str) -> Result<Option<String>> {
         path::check(path)?;
-        if let Some(cf) = &self.cloudfront
-            && !self.inside_aws(cf, request)
-        {
-            return cf
-                .options
-                .signed_url(&self.keys.key(path), self.client.now())
-                .map(Some);
+        self.through(&self.middleware, request, path)
+    }
+
+    /// What the outermost of `layers` answers; the driver's own URL under
+    /// all of them. A `rewrite` over no URL gives none (the reference would
+    /// rewrite an empty URL into a bare host).
+    fn through(
+        &self,
+        layers: &[Layer],
+        request: &RedirectRequest,
+        path: &str,
+    ) -> Result<Option<String>> {
+        match layers.split_last() {
+            None => self.s3_redirect(request, path),
+            Some((Layer::CloudFront(cf), inner)) => {
+                if self.inside_aws(cf, request) {
+                    self.through(inner, request, path)
+                } else {
+                    cf.options
+                        .signed_url(&self.keys.key(path), self.client.now())
+                        .map(Some)
+                }
+            }
+            Some((Layer::Redirect(r), _)) => Ok(Some(r.url(path))),
+            Some((Layer::Rewrite(rw), inner)) => match self.through(inner, request, path)? {
+                Some(url) => rw.apply(&url).map(Some),
+                None => Ok(None),
+            },
         }
+    }
+
+    /// An S3 URL presigned for 20 minutes (GET and HEAD only; other methods
+    /// are not redirected). `redirectendpoint` replaces its scheme and host
+    /// before signing.
+    fn s3_redirect(&self, request: &RedirectRequest, path: &str) -> Result<Option<String>> {
         // Methods are case-sensitive (RFC 9110), as in the reference.
         let method = match request.method.as_str() {
             "GET" => "GET",

@@ -103,6 +103,9 @@ pub struct Upload {
     pub key: String,
     /// Its upload id.
     pub upload_id: String,
+    /// When it was started (ISO 8601), if the server says.
+    #[serde(default)]
+    pub initiated: Option<String>,
 }
 
 /// `<ListMultipartUploadsResult>`.

@@ -9,6 +9,7 @@ mod demo;
 mod ops;
 mod serve;
 mod target;
+mod uploads;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -70,6 +71,24 @@ pub enum Command {
     },
     /// Walk everything below PATH.
     Walk { path: String },
+    /// In-progress multipart uploads below PATH (default `/`), and aborting
+    /// those older than a cut; never touches keys outside the root directory.
+    Uploads {
+        #[arg(default_value = "/")]
+        path: String,
+        /// The cut, as a Go duration (`24h`, `90m`).
+        #[arg(long, default_value = uploads::DEFAULT_AGE)]
+        older_than: String,
+        /// Abort the uploads older than the cut.
+        #[arg(long)]
+        abort: bool,
+        /// With --abort: say what would be aborted, abort nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// With --abort: allow a cut under one hour.
+        #[arg(long)]
+        force: bool,
+    },
     /// Run the reference driver's test suite (48 cases) against the configured
     /// store, each case in a scratch prefix it cleans up; print a table.
     Conformance {
@@ -149,6 +168,25 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             };
             return bench::command(&cli, &choice).await;
         }
+        Command::Uploads {
+            path,
+            older_than,
+            abort,
+            dry_run,
+            force,
+        } => {
+            let u = uploads::Uploads {
+                path: path.clone(),
+                older_than: older_than.clone(),
+                abort: *abort,
+                dry_run: *dry_run,
+                force: *force,
+            };
+            // The cut is checked before anything starts.
+            let cut = u.cut()?;
+            let (driver, _server) = open(&cli).await?;
+            return uploads::uploads(&driver, &u, cut).await;
+        }
         Command::Serve { addr, watch } => {
             let s = serve::Serve {
                 addr: addr.clone(),
@@ -172,8 +210,12 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             client_ip,
         } => ops::url(&driver, path, method, client_ip).await?,
         Command::Walk { path } => ops::walk(&driver, path).await?,
+
         Command::Demo { mib } => demo::demo(&driver, mib).await?,
-        Command::Conformance { .. } | Command::Bench { .. } | Command::Serve { .. } => {
+        Command::Conformance { .. }
+        | Command::Bench { .. }
+        | Command::Serve { .. }
+        | Command::Uploads { .. } => {
             unreachable!("handled before opening a driver")
         }
     }

@@ -258,3 +258,37 @@ fn configuration_errors_are_refused_before_anything_starts() {
         );
     }
 }
+
+#[test]
+fn uploads_lists_and_refuses_a_short_cut_without_force() {
+    let out = s3_driver().args(["uploads"]).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("0 upload(s) in progress below /"),
+        "{stdout}"
+    );
+    for (args, want) in [
+        (
+            &["uploads", "--abort", "--older-than", "10m"][..],
+            "without --force",
+        ),
+        (
+            &["uploads", "--older-than", "soon"][..],
+            "is not a duration",
+        ),
+    ] {
+        let out = s3_driver().args(args).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(want), "{args:?}: {stderr}");
+        assert!(
+            !stderr.contains("embedded S3 server"),
+            "refused before a server started: {stderr}"
+        );
+    }
+}

@@ -12,6 +12,7 @@ wasmtime::component::bindgen!({
     },
 });
 
+pub use exports::registry::storage::maintenance::Upload;
 pub use registry::storage::types::{
     ConfigValue, Error as DriverError, FileInfo, Middleware, Parameter, RedirectRequest,
 };

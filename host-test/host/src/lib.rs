@@ -56,9 +56,12 @@ pub mod metrics;
 pub mod outgoing;
 pub mod runtime;
 
-pub use bindings::{ConfigValue, DriverError, FileInfo, Middleware, Parameter, RedirectRequest};
+pub use bindings::{
+    ConfigValue, DriverError, FileInfo, Middleware, Parameter, RedirectRequest, Upload,
+};
 pub use driver::{
-    AsyncReader, AsyncWriter, CallError, CallResult, Driver, Reader, WalkControl, Walker, Writer,
+    AsyncReader, AsyncWriter, CallError, CallResult, Driver, PurgeAction, Purged, Reader,
+    WalkControl, Walker, Writer,
 };
 pub use guest_log::{GuestLog, LogCounts};
 pub use metrics::Snapshot;

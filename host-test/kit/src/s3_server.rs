@@ -34,6 +34,8 @@ struct OpenUpload {
     bucket: String,
     key: String,
     upload_id: String,
+    /// When CreateMultipartUpload answered (ListMultipartUploads' `Initiated`).
+    initiated: std::time::SystemTime,
 }
 
 /// Page sizes of the listings the wrapper implements; S3's are 1000. Smaller
@@ -195,6 +197,7 @@ impl S3 for FsWithUploads {
                 bucket,
                 key,
                 upload_id: id.clone(),
+                initiated: std::time::SystemTime::now(),
             });
         }
         Ok(resp)
@@ -351,7 +354,7 @@ impl S3 for FsWithUploads {
                     .map(|u| MultipartUpload {
                         key: Some(u.key),
                         upload_id: Some(u.upload_id),
-                        initiated: None,
+                        initiated: Some(u.initiated.into()),
                         ..Default::default()
                     })
                     .collect(),

@@ -390,12 +390,15 @@ async fn configuration_errors_are_invalid_config() {
         }
     }
     let unknown = Middleware {
-        name: "redirect".into(),
+        name: "storagecache".into(),
         options: vec![],
     };
     match open(&server, &[], vec![unknown], None).await {
         Err(CallError::Driver(DriverError::InvalidConfig(m))) => {
-            assert_eq!(m, "no storage middleware registered with name: redirect");
+            assert_eq!(
+                m,
+                "no storage middleware registered with name: storagecache"
+            );
         }
         other => panic!("expected invalid-config, got {:?}", other.map(|_| ())),
     }

@@ -277,6 +277,43 @@ async fn the_go_registry_and_this_one_serve_one_bucket_crosswise() {
         .next()
         .unwrap()
         .to_owned();
+    // The component's cleanup sees the Go registry's upload in progress.
+    let id = path.rsplit('/').next().unwrap();
+    let component = open_params(&params).await;
+    let in_progress = component
+        .list_uploads("/docker/registry/v2/repositories/x/mixed/_uploads")
+        .await
+        .unwrap();
+    assert_eq!(
+        in_progress
+            .iter()
+            .map(|u| u.path.clone())
+            .collect::<Vec<_>>(),
+        [format!(
+            "/docker/registry/v2/repositories/x/mixed/_uploads/{id}/data"
+        )]
+    );
+    // What the Go registry wrote, walked and statted by the component: each
+    // layer link names its blob, of the right size.
+    let repo = "/docker/registry/v2/repositories/x/go-in";
+    let links = component
+        .walk_all(&format!("{repo}/_layers"), None)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|f| f.path.ends_with("/link"))
+        .count();
+    assert!(links >= 5, "{links} layer links");
+    for l in &a.layers {
+        let hex = &l.digest["sha256:".len()..];
+        let link = component
+            .get_content(&format!("{repo}/_layers/sha256/{hex}/link"))
+            .await
+            .unwrap();
+        assert_eq!(link, l.digest.as_bytes());
+        let blob = format!("/docker/registry/v2/blobs/sha256/{}/{hex}/data", &hex[..2]);
+        assert_eq!(component.stat(&blob).await.unwrap().size, l.size);
+    }
     let range = format!("{}-{}", 5 << 20, data.len() - 1);
     let second = ours
         .client

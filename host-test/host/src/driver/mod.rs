@@ -11,6 +11,7 @@ pub mod async_io;
 pub mod error;
 pub mod handles;
 pub(crate) mod pool;
+pub mod uploads;
 
 use std::fmt;
 use std::sync::Arc;
@@ -18,6 +19,7 @@ use std::sync::Arc;
 pub use async_io::{AsyncReader, AsyncWriter};
 pub use error::{CallError, CallResult};
 pub use handles::{Reader, WalkControl, Walker, Writer};
+pub use uploads::{PurgeAction, Purged};
 
 use crate::config_file::DistributionConfig;
 use crate::metrics::Snapshot;

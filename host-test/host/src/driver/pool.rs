@@ -131,10 +131,18 @@ impl Drop for Lease {
     }
 }
 
-/// Calls one export of `registry:storage/driver` on a lease's instance under
-/// the call deadline: `call!(lease, file_reader, call_read(handle, max))`.
+/// Calls one export on a lease's instance under the call deadline:
+/// `call!(lease, file_reader, call_read(handle, max))` for the `driver`
+/// interface's resources, `call!(lease, maintenance, call_list_uploads(h, p))`
+/// for the `maintenance` interface.
 macro_rules! call {
-    ($lease:expr, $iface:ident, $method:ident($($arg:expr),* $(,)?)) => {{
+    ($lease:expr, maintenance, $method:ident($($arg:expr),* $(,)?)) => {
+        $crate::driver::pool::call!(@on $lease, [registry_storage_maintenance], $method($($arg),*))
+    };
+    ($lease:expr, $iface:ident, $method:ident($($arg:expr),* $(,)?)) => {
+        $crate::driver::pool::call!(@on $lease, [registry_storage_driver, $iface], $method($($arg),*))
+    };
+    (@on $lease:expr, [$($accessor:ident),+], $method:ident($($arg:expr),* $(,)?)) => {{
         let lease: &mut $crate::driver::pool::Lease = $lease;
         let timeout = lease.shared.limits.call_timeout;
         let slot = lease.slot();
@@ -143,8 +151,7 @@ macro_rules! call {
         let outcome = tokio::time::timeout(
             timeout,
             inst.bindings
-                .registry_storage_driver()
-                .$iface()
+                $(.$accessor())+
                 .$method(&mut inst.store, $($arg),*),
         )
         .await;

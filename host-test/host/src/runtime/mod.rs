@@ -107,7 +107,7 @@ impl Runtime {
     /// walkers already running finish on the old version. The new component
     /// is compiled (or taken from the cache), linked and instantiated once
     /// first: a component that does not implement `registry:storage/driver`
-    /// `@0.2.x` is refused and the old version keeps serving. Traffic is
+    /// `@0.3.x` is refused and the old version keeps serving. Traffic is
     /// never paused: until the final switch, new calls use the old version.
     pub fn swap(&self, bytes: &[u8]) -> anyhow::Result<SwapReport> {
         let started = Instant::now();

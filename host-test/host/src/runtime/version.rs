@@ -15,7 +15,7 @@ use crate::guest_log::GuestLog;
 use crate::outgoing::{Allowlist, OutgoingPolicy};
 
 /// The WIT export every loadable component must have.
-pub const DRIVER_EXPORT: &str = "registry:storage/driver@0.2.0";
+pub const DRIVER_EXPORT: &str = "registry:storage/driver@0.3.0";
 
 /// One loaded build of the component. Instances keep their version alive, so
 /// an old version is freed when its last instance is.
