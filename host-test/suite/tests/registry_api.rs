@@ -150,6 +150,24 @@ async fn an_image_pushed_is_pulled_with_every_header_and_laid_out_as_distributio
     );
 }
 
+/// The closing PUT of a session whose content is all there; it must be 201.
+async fn close_upload(c: &OciClient, loc: &str, digest: &str) {
+    let put = send(
+        c,
+        Method::PUT,
+        &OciClient::with_digest(loc, digest),
+        &[],
+        b"",
+    )
+    .await;
+    assert_eq!(
+        put.status,
+        StatusCode::CREATED,
+        "{}",
+        String::from_utf8_lossy(&put.body)
+    );
+}
+
 /// Starts a session and returns its location.
 async fn session(c: &OciClient, repo: &str) -> String {
     c.start_upload(repo).await.unwrap()
@@ -350,20 +368,7 @@ async fn an_upload_survives_a_restart_through_the_state_saved_in_the_bucket() {
         "{}",
         String::from_utf8_lossy(&second.body)
     );
-    let put = send(
-        &b.client,
-        Method::PUT,
-        &OciClient::with_digest(&loc, &digest),
-        &[],
-        b"",
-    )
-    .await;
-    assert_eq!(
-        put.status,
-        StatusCode::CREATED,
-        "{}",
-        String::from_utf8_lossy(&put.body)
-    );
+    close_upload(&b.client, &loc, &digest).await;
     assert_eq!(
         b.client
             .pull_blob_checked("restart", &digest)
@@ -395,20 +400,7 @@ async fn a_lost_or_damaged_state_falls_back_to_reading_the_upload() {
         patch(&other.client, &loc, 4096, &data[4096..]).await.status,
         StatusCode::ACCEPTED
     );
-    let put = send(
-        &other.client,
-        Method::PUT,
-        &OciClient::with_digest(&loc, &digest),
-        &[],
-        b"",
-    )
-    .await;
-    assert_eq!(
-        put.status,
-        StatusCode::CREATED,
-        "{}",
-        String::from_utf8_lossy(&put.body)
-    );
+    close_upload(&other.client, &loc, &digest).await;
     assert_eq!(
         c.pull_blob_checked("fallback", &digest).await.unwrap(),
         data.len() as u64
@@ -1145,20 +1137,7 @@ async fn a_chunk_cut_off_mid_body_keeps_what_arrived_and_the_retry_finishes_it()
         "{}",
         String::from_utf8_lossy(&rest.body)
     );
-    let put = send(
-        c,
-        Method::PUT,
-        &OciClient::with_digest(&loc, &digest),
-        &[],
-        b"",
-    )
-    .await;
-    assert_eq!(
-        put.status,
-        StatusCode::CREATED,
-        "{}",
-        String::from_utf8_lossy(&put.body)
-    );
+    close_upload(c, &loc, &digest).await;
     assert_eq!(
         c.pull_blob_checked("cut", &digest).await.unwrap(),
         1_000_000

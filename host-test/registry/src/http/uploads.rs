@@ -6,6 +6,7 @@
 
 use http::{Response, StatusCode, header};
 use s3_driver_host::Writer;
+use s3_storage_driver::time::UtcDateTime;
 
 use super::body::{self, Body, into_writer};
 use super::range::chunk_range;
@@ -100,13 +101,10 @@ fn check_chunk(call: &Call, size: u64) -> ApiResult<()> {
 }
 
 impl Registry {
-    /// The time now, RFC 3339, for `startedat`.
+    /// The time now, RFC 3339 (with milliseconds, which the Go registry's
+    /// RFC 3339 parser takes), for `startedat`.
     fn now() -> String {
-        let secs = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or_default();
-        rfc3339(secs)
+        UtcDateTime::from_system_time(std::time::SystemTime::now()).iso8601()
     }
 
     pub(super) async fn start_upload(
@@ -370,39 +368,5 @@ impl Registry {
         Ok(reply(StatusCode::NO_CONTENT)
             .body(body::empty())
             .expect("valid reply"))
-    }
-}
-
-/// Seconds since the epoch as `YYYY-MM-DDTHH:MM:SSZ`.
-pub(crate) fn rfc3339(secs: u64) -> String {
-    let days = (secs / 86_400) as i64;
-    let rem = secs % 86_400;
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn start_times_are_rfc3339() {
-        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
-        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
-        assert_eq!(rfc3339(1_796_000_000), "2026-11-30T00:53:20Z");
     }
 }
