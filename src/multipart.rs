@@ -35,18 +35,19 @@ pub fn multipart_etag(parts: &[CompletedPart]) -> Option<String> {
 }
 
 impl<T: Transport> S3Client<T> {
-    /// Starts a multipart upload with every write setting; returns its id.
-    pub fn create_upload(&self, op: &str, key: &str) -> Result<String> {
+    /// Starts a multipart upload with every write setting (and, for a
+    /// writer's upload, the checksum algorithm); returns its id.
+    pub fn create_upload(&self, op: &str, key: &str, for_writer: bool) -> Result<String> {
         let r: InitiateMultipartUploadResult = self.call_xml(
             op,
-            self.requests().create_multipart_upload(key),
+            self.requests().create_multipart_upload(key, for_writer),
             &[],
             "InitiateMultipartUploadResult",
         )?;
         Ok(r.upload_id)
     }
 
-    /// Uploads one part and waits for it; returns its ETag.
+    /// Uploads one part and waits for it; returns its ETag and checksum.
     pub fn upload_part(
         &self,
         op: &str,
@@ -54,15 +55,15 @@ impl<T: Transport> S3Client<T> {
         upload_id: &str,
         number: u32,
         data: &[u8],
-    ) -> Result<String> {
-        let req = self
-            .requests()
-            .upload_part(key, upload_id, number, data.len());
-        self.exchange(op, &req, data, 1, |resp| self.part_etag(op, resp))
+    ) -> Result<(String, Option<String>)> {
+        let (req, checksum) = self.requests().upload_part(key, upload_id, number, data);
+        let etag = self.exchange(op, &req, data, 1, |resp| self.part_etag(op, resp))?;
+        Ok((etag, checksum))
     }
 
     /// Starts uploading part `number` without waiting: the writer keeps
     /// several under way and collects them with [`Self::finish_part`].
+    /// Also returns the part's checksum for Complete.
     pub fn begin_part(
         &self,
         key: &str,
@@ -70,14 +71,12 @@ impl<T: Transport> S3Client<T> {
         number: u32,
         data: Rc<Vec<u8>>,
         attempt: u32,
-    ) -> Result<(T::Pending, Option<AttemptLog>)> {
-        let mut req = self
-            .requests()
-            .upload_part(key, upload_id, number, data.len());
+    ) -> Result<(T::Pending, Option<AttemptLog>, Option<String>)> {
+        let (mut req, checksum) = self.requests().upload_part(key, upload_id, number, &data);
         self.stamp(&mut req, &data, attempt)?;
         let log = self.attempt_log(&req, attempt);
         match self.transport().begin(&req, data) {
-            Ok(p) => Ok((p, log)),
+            Ok(p) => Ok((p, log, checksum)),
             Err(e) => {
                 self.log_attempt(log, None, Some(&e));
                 Err(e)
@@ -141,7 +140,9 @@ impl<T: Transport> S3Client<T> {
         Ok(etag)
     }
 
-    /// Copies bytes `range` (inclusive) of `source_key` into part `number`.
+    /// Copies bytes `range` (inclusive) of `source_key` into part `number`;
+    /// returns its ETag and, in an upload with a checksum algorithm, the
+    /// checksum the server computed.
     pub fn upload_part_copy(
         &self,
         op: &str,
@@ -150,12 +151,13 @@ impl<T: Transport> S3Client<T> {
         number: u32,
         source_key: &str,
         range: (u64, u64),
-    ) -> Result<String> {
+    ) -> Result<(String, Option<String>)> {
         let req = self
             .requests()
             .upload_part_copy(key, upload_id, number, source_key, Some(range));
         let r: CopyResult = self.call_xml(op, req, &[], "CopyPartResult")?;
-        Ok(r.etag)
+        let checksum = self.requests().pick_checksum(&(&r).into());
+        Ok((r.etag, checksum))
     }
 
     /// Completes an upload; the object becomes visible.
@@ -254,7 +256,8 @@ impl<T: Transport> S3Client<T> {
     /// part that failed in the batch gets its remaining attempts alone.
     /// Unlike the reference, a failed copy leaves no upload behind.
     pub fn multipart_copy(&self, op: &str, src: &str, dst: &str, size: u64) -> Result<()> {
-        let upload_id = self.create_upload(op, dst)?;
+        // Server-side copies: no body crosses the network, so no checksum.
+        let upload_id = self.create_upload(op, dst, false)?;
         self.copy_parts(op, src, dst, &upload_id, size)
             .and_then(|parts| self.complete_upload(op, dst, &upload_id, &parts))
             .inspect_err(|_| {
@@ -312,6 +315,7 @@ impl<T: Transport> S3Client<T> {
             parts.push(CompletedPart {
                 number: i as u32 + 1,
                 etag: r.etag,
+                checksum: None,
             });
         }
         Ok(parts)
@@ -327,6 +331,7 @@ mod tests {
         let part = |number, etag: &str| CompletedPart {
             number,
             etag: etag.into(),
+            checksum: None,
         };
         let parts = [
             part(1, "\"0cc175b9c0f1b6a831c399e269772661\""),

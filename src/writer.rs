@@ -33,6 +33,8 @@ struct UploadedPart {
     number: u32,
     etag: String,
     size: u64,
+    /// Its `x-amz-checksum-*` value, for Complete.
+    checksum: Option<String>,
 }
 
 /// A part under way, or confirmed but behind one that is not.
@@ -41,6 +43,8 @@ struct Flight<P> {
     data: Rc<Vec<u8>>,
     attempt: u32,
     state: FlightState<P>,
+    /// The part's checksum, set when it is sent.
+    checksum: Option<String>,
 }
 
 enum FlightState<P> {
@@ -107,6 +111,7 @@ impl<T: Transport> Writer<T> {
                         .take_while(|(i, p)| p.part_number as usize == i + 1)
                         .map(|(_, p)| UploadedPart {
                             number: p.part_number,
+                            checksum: w.client.requests().pick_checksum(&(&p).into()),
                             etag: p.etag,
                             size: p.size,
                         })
@@ -133,7 +138,7 @@ impl<T: Transport> Writer<T> {
                 },
             }
         }
-        w.upload_id = w.client.create_upload(&op, &w.key)?;
+        w.upload_id = w.client.create_upload(&op, &w.key, true)?;
         Ok(w)
     }
 
@@ -211,23 +216,30 @@ impl<T: Transport> Writer<T> {
         };
         let number = (self.parts.len() + self.flights.len()) as u32 + 1;
         let data = Rc::new(data);
-        let state = self.begin(number, &data, 1);
+        let (state, checksum) = self.begin(number, &data, 1);
         self.flights.push_back(Flight {
             number,
             data,
             attempt: 1,
             state,
+            checksum,
         });
         Ok(())
     }
 
-    fn begin(&self, number: u32, data: &Rc<Vec<u8>>, attempt: u32) -> FlightState<T::Pending> {
+    /// Sends a part; its state, and its checksum for Complete.
+    fn begin(
+        &self,
+        number: u32,
+        data: &Rc<Vec<u8>>,
+        attempt: u32,
+    ) -> (FlightState<T::Pending>, Option<String>) {
         match self
             .client
             .begin_part(&self.key, &self.upload_id, number, data.clone(), attempt)
         {
-            Ok((p, log)) => FlightState::Sending(p, log),
-            Err(e) => FlightState::Failed(e),
+            Ok((p, log, checksum)) => (FlightState::Sending(p, log), checksum),
+            Err(e) => (FlightState::Failed(e), None),
         }
     }
 
@@ -279,6 +291,7 @@ impl<T: Transport> Writer<T> {
                     number: f.number,
                     etag,
                     size: f.data.len() as u64,
+                    checksum: f.checksum,
                 });
             }
             if !wait || self.flights.len() < before || self.flights.is_empty() {
@@ -303,10 +316,11 @@ impl<T: Transport> Writer<T> {
             if self.client.back_off(self.flights[i].attempt, e) {
                 let f = &self.flights[i];
                 let (number, data, attempt) = (f.number, f.data.clone(), f.attempt + 1);
-                let state = self.begin(number, &data, attempt);
+                let (state, checksum) = self.begin(number, &data, attempt);
                 let f = &mut self.flights[i];
                 f.attempt = attempt;
                 f.state = state;
+                f.checksum = checksum;
             } else {
                 let FlightState::Failed(e) =
                     std::mem::replace(&mut self.flights[i].state, FlightState::Done(String::new()))
@@ -355,6 +369,7 @@ impl<T: Transport> Writer<T> {
             .map(|p| CompletedPart {
                 number: p.number,
                 etag: p.etag.clone(),
+                checksum: p.checksum.clone(),
             })
             .collect()
     }
@@ -371,7 +386,7 @@ impl<T: Transport> Writer<T> {
             let _ = self.client.abort_upload(&op, &self.key, &self.upload_id);
             return Err(e);
         }
-        self.upload_id = self.client.create_upload(&op, &self.key)?;
+        self.upload_id = self.client.create_upload(&op, &self.key, true)?;
         self.parts.clear();
         self.uploaded = 0;
         let chunk = self.chunk as u64;
@@ -381,7 +396,7 @@ impl<T: Transport> Writer<T> {
         for i in 0..whole {
             let number = i as u32 + 1;
             let range = (i * chunk, (i + 1) * chunk - 1);
-            let etag = self.client.upload_part_copy(
+            let (etag, checksum) = self.client.upload_part_copy(
                 &op,
                 &self.key,
                 &self.upload_id,
@@ -393,6 +408,7 @@ impl<T: Transport> Writer<T> {
                 number,
                 etag,
                 size: chunk,
+                checksum,
             });
             self.uploaded += chunk;
         }
@@ -444,13 +460,14 @@ impl<T: Transport> Writer<T> {
         self.committed = true;
         let op = self.op("commit");
         if self.parts.is_empty() {
-            let etag = self
-                .client
-                .upload_part(&op, &self.key, &self.upload_id, 1, &[])?;
+            let (etag, checksum) =
+                self.client
+                    .upload_part(&op, &self.key, &self.upload_id, 1, &[])?;
             self.parts.push(UploadedPart {
                 number: 1,
                 etag,
                 size: 0,
+                checksum,
             });
         }
         if let Err(e) =

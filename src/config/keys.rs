@@ -51,6 +51,9 @@ pub const LOG_LEVELS: &[&str] = &[
 /// The `payloadsigning` modes.
 pub const PAYLOAD_SIGNING_MODES: &[&str] = &["auto", "signed", "unsigned"];
 
+/// The `checksumalgorithm` words.
+pub const CHECKSUM_ALGORITHMS: &[&str] = &["none", "md5", "crc32", "crc32c", "sha256", "crc64nvme"];
+
 /// How a parameter's value is read, with its default.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Rule {
@@ -176,6 +179,8 @@ keys! {
         "UploadPart requests a writer keeps in flight.";
     PayloadSigning "payloadsigning" Behaviour Rule::Choice { default: "auto", choices: PAYLOAD_SIGNING_MODES }, "`auto`",
         "When SigV4 hashes request bodies.";
+    ChecksumAlgorithm "checksumalgorithm" Behaviour Rule::Choice { default: "none", choices: CHECKSUM_ALGORITHMS }, "`none`",
+        "Integrity header on every body: Content-MD5 or an x-amz-checksum-* value.";
     RootDirectory "rootdirectory" Behaviour Rule::Text, "`\"\"`",
         "Key prefix of every path.";
     StorageClass "storageclass" Behaviour Rule::Choice { default: "STANDARD", choices: STORAGE_CLASSES }, "`STANDARD`",

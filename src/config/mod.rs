@@ -55,6 +55,8 @@ pub struct Config {
     pub upload_max_concurrency: u64,
     /// When SigV4 hashes request bodies.
     pub payload_signing: PayloadSigning,
+    /// The integrity header of request bodies.
+    pub checksum: ChecksumAlgorithm,
     /// Key prefix for every path.
     pub root_directory: String,
     /// Storage class header value; `None` for `NONE`.
@@ -197,11 +199,45 @@ impl Connection {
     }
 }
 
+/// How request bodies are protected on the way (`checksumalgorithm`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ChecksumAlgorithm {
+    /// No integrity header (the reference's behaviour).
+    #[default]
+    None,
+    /// `Content-MD5` on every body.
+    Md5,
+    /// `x-amz-checksum-crc32`.
+    Crc32,
+    /// `x-amz-checksum-crc32c`.
+    Crc32c,
+    /// `x-amz-checksum-sha256`.
+    Sha256,
+    /// `x-amz-checksum-crc64nvme` (a full-object checksum for multipart).
+    Crc64Nvme,
+}
+
+impl ChecksumAlgorithm {
+    /// The algorithm a `checksumalgorithm` word names (case-insensitive).
+    pub fn parse(word: &str) -> Option<Self> {
+        Some(match word.to_ascii_lowercase().as_str() {
+            "" | "none" => Self::None,
+            "md5" => Self::Md5,
+            "crc32" => Self::Crc32,
+            "crc32c" => Self::Crc32c,
+            "sha256" => Self::Sha256,
+            "crc64nvme" => Self::Crc64Nvme,
+            _ => return None,
+        })
+    }
+}
+
 /// The headers every object write carries.
 struct WriteSettings {
     storage_class: Option<String>,
     object_acl: String,
     payload_signing: PayloadSigning,
+    checksum: ChecksumAlgorithm,
 }
 
 impl WriteSettings {
@@ -228,10 +264,18 @@ impl WriteSettings {
                 modes.join(" ")
             ))
         })?;
+        let (word, words) = r.choice_text(Key::ChecksumAlgorithm)?;
+        let checksum = ChecksumAlgorithm::parse(&word).ok_or_else(|| {
+            invalid(format!(
+                "the checksumalgorithm parameter must be one of [{}], {word} invalid",
+                words.join(" ")
+            ))
+        })?;
         Ok(Self {
             storage_class: (upper != "NONE").then_some(upper),
             object_acl: acl,
             payload_signing,
+            checksum,
         })
     }
 }
@@ -288,6 +332,7 @@ impl Config {
             multipart_copy_threshold_size: r.int(Key::MultipartCopyThresholdSize)?,
             upload_max_concurrency: r.int(Key::MultipartUploadMaxConcurrency)?,
             payload_signing: writes.payload_signing,
+            checksum: writes.checksum,
             root_directory: r.text(Key::RootDirectory)?,
             storage_class: writes.storage_class,
             object_acl: writes.object_acl,

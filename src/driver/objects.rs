@@ -43,7 +43,7 @@ impl<T: Transport> S3Driver<T> {
         let req = self
             .client
             .requests()
-            .put_object(&self.keys.key(path), content.len());
+            .put_object(&self.keys.key(path), content);
         self.client.call_drain(&op, req, content)
     }
 

@@ -4,6 +4,9 @@
 use base64::Engine;
 use md5::{Digest, Md5};
 
+use crate::config::ChecksumAlgorithm;
+use crate::s3::checksum;
+
 use super::endpoint::Endpoint;
 use crate::config::Config;
 use crate::transport::Request;
@@ -36,6 +39,8 @@ pub struct CompletedPart {
     pub number: u32,
     /// The ETag UploadPart returned.
     pub etag: String,
+    /// Its `x-amz-checksum-*` value, when the upload has a checksum algorithm.
+    pub checksum: Option<String>,
 }
 
 /// Builds requests for one bucket with the configuration's write headers.
@@ -45,6 +50,8 @@ pub struct Requests {
     /// Headers every object write carries: ACL, SSE, storage class.
     write_headers: Vec<(String, String)>,
     user_agent: String,
+    /// The integrity header of bodies (`checksumalgorithm`).
+    checksum: ChecksumAlgorithm,
 }
 
 fn escape_xml(s: &str) -> String {
@@ -82,7 +89,16 @@ impl Requests {
             endpoint,
             write_headers,
             user_agent,
+            checksum: cfg.checksum,
         }
+    }
+
+    /// Adds `checksumalgorithm`'s header for `body`; returns the value a
+    /// multipart upload's Complete lists for the part (none for MD5).
+    fn protect(&self, r: &mut Request, body: &[u8]) -> Option<String> {
+        let (name, value) = checksum::header(self.checksum, body)?;
+        r.header(name, value.clone());
+        checksum::amz_name(self.checksum).map(|_| value)
     }
 
     /// The endpoint requests go to.
@@ -120,10 +136,11 @@ impl Requests {
         r
     }
 
-    /// PutObject of `len` bytes.
-    pub fn put_object(&self, key: &str, len: usize) -> Request {
+    /// PutObject of `body`, with its integrity header.
+    pub fn put_object(&self, key: &str, body: &[u8]) -> Request {
         let mut r = self.with_write_headers(self.object("PUT", key, vec![]));
-        r.header("content-length", len.to_string());
+        r.header("content-length", body.len().to_string());
+        self.protect(&mut r, body);
         r
     }
 
@@ -181,19 +198,34 @@ impl Requests {
         (r, body.into_bytes())
     }
 
-    /// CreateMultipartUpload with every write setting (the KMS key id included).
-    pub fn create_multipart_upload(&self, key: &str) -> Request {
+    /// CreateMultipartUpload with every write setting (the KMS key id
+    /// included) and, for a writer's upload, the checksum algorithm its
+    /// parts carry (CRC64/NVME is a full-object checksum).
+    pub fn create_multipart_upload(&self, key: &str, for_writer: bool) -> Request {
         let mut r = self.with_write_headers(self.object(
             "POST",
             key,
             vec![("uploads".into(), String::new())],
         ));
         r.header("content-length", "0");
+        if for_writer && let Some(name) = checksum::amz_name(self.checksum) {
+            r.header("x-amz-checksum-algorithm", name);
+            if self.checksum == ChecksumAlgorithm::Crc64Nvme {
+                r.header("x-amz-checksum-type", "FULL_OBJECT");
+            }
+        }
         r
     }
 
-    /// UploadPart `number` (1-based) of `len` bytes.
-    pub fn upload_part(&self, key: &str, upload_id: &str, number: u32, len: usize) -> Request {
+    /// UploadPart `number` (1-based) of `body`, with its integrity header;
+    /// also the part's checksum value for Complete.
+    pub fn upload_part(
+        &self,
+        key: &str,
+        upload_id: &str,
+        number: u32,
+        body: &[u8],
+    ) -> (Request, Option<String>) {
         let mut r = self.object(
             "PUT",
             key,
@@ -202,8 +234,21 @@ impl Requests {
                 ("uploadId".into(), upload_id.into()),
             ],
         );
-        r.header("content-length", len.to_string());
-        r
+        r.header("content-length", body.len().to_string());
+        let checksum = self.protect(&mut r, body);
+        (r, checksum)
+    }
+
+    /// The checksum value of `checksumalgorithm` among a listed part's or a
+    /// copied part's values.
+    pub fn pick_checksum(&self, values: &crate::s3::xml::PartChecksums) -> Option<String> {
+        match self.checksum {
+            ChecksumAlgorithm::None | ChecksumAlgorithm::Md5 => None,
+            ChecksumAlgorithm::Crc32 => values.checksum_crc32.clone(),
+            ChecksumAlgorithm::Crc32c => values.checksum_crc32c.clone(),
+            ChecksumAlgorithm::Sha256 => values.checksum_sha256.clone(),
+            ChecksumAlgorithm::Crc64Nvme => values.checksum_crc64nvme.clone(),
+        }
     }
 
     /// UploadPartCopy of `range` (inclusive byte range) of `source_key`, or the whole object.
@@ -241,12 +286,17 @@ impl Requests {
         let mut sorted = parts.to_vec();
         sorted.sort_by_key(|p| p.number);
         let mut body = String::from("<CompleteMultipartUpload>");
+        let element = checksum::xml_element(self.checksum);
         for p in &sorted {
             body.push_str(&format!(
-                "<Part><PartNumber>{}</PartNumber><ETag>{}</ETag></Part>",
+                "<Part><PartNumber>{}</PartNumber><ETag>{}</ETag>",
                 p.number,
                 escape_xml(&p.etag)
             ));
+            if let (Some(e), Some(v)) = (element, &p.checksum) {
+                body.push_str(&format!("<{e}>{}</{e}>", escape_xml(v)));
+            }
+            body.push_str("</Part>");
         }
         body.push_str("</CompleteMultipartUpload>");
         let mut r = self.object("POST", key, vec![("uploadId".into(), upload_id.into())]);
@@ -347,7 +397,7 @@ mod tests {
             ("keyid", "k-1"),
             ("storageclass", "REDUCED_REDUNDANCY"),
         ])
-        .put_object("a/b", 3);
+        .put_object("a/b", b"abc");
         assert_eq!(r.method, "PUT");
         assert_eq!(r.url(), "http://127.0.0.1:9000/registry/a/b");
         assert_eq!(header(&r, "x-amz-server-side-encryption"), Some("aws:kms"));
@@ -366,14 +416,15 @@ mod tests {
 
     #[test]
     fn storage_class_none_and_no_encryption_send_no_headers() {
-        let r = requests(&[("storageclass", "NONE")]).put_object("a", 0);
+        let r = requests(&[("storageclass", "NONE")]).put_object("a", b"");
         assert_eq!(header(&r, "x-amz-storage-class"), None);
         assert_eq!(header(&r, "x-amz-server-side-encryption"), None);
     }
 
     #[test]
     fn multipart_creation_keeps_the_kms_key_id() {
-        let r = requests(&[("encrypt", "true"), ("keyid", "k-1")]).create_multipart_upload("a");
+        let r =
+            requests(&[("encrypt", "true"), ("keyid", "k-1")]).create_multipart_upload("a", true);
         assert_eq!(r.url(), "http://127.0.0.1:9000/registry/a?uploads=");
         assert_eq!(
             header(&r, "x-amz-server-side-encryption-aws-kms-key-id"),
@@ -424,10 +475,12 @@ mod tests {
                 CompletedPart {
                     number: 2,
                     etag: "\"b\"".into(),
+                    checksum: None,
                 },
                 CompletedPart {
                     number: 1,
                     etag: "\"a\"".into(),
+                    checksum: None,
                 },
             ],
         );

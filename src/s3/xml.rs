@@ -137,6 +137,18 @@ pub struct Part {
     pub etag: String,
     /// Its size.
     pub size: u64,
+    /// Its CRC32, when the upload has that checksum algorithm.
+    #[serde(default, rename = "ChecksumCRC32")]
+    pub checksum_crc32: Option<String>,
+    /// Its CRC32C.
+    #[serde(default, rename = "ChecksumCRC32C")]
+    pub checksum_crc32c: Option<String>,
+    /// Its SHA-256.
+    #[serde(default, rename = "ChecksumSHA256")]
+    pub checksum_sha256: Option<String>,
+    /// Its CRC64/NVME.
+    #[serde(default, rename = "ChecksumCRC64NVME")]
+    pub checksum_crc64nvme: Option<String>,
 }
 
 /// `<ListPartsResult>`.
@@ -161,6 +173,54 @@ pub struct CopyResult {
     /// ETag of the copy.
     #[serde(rename = "ETag")]
     pub etag: String,
+    /// Its CRC32, when the upload has that checksum algorithm.
+    #[serde(default, rename = "ChecksumCRC32")]
+    pub checksum_crc32: Option<String>,
+    /// Its CRC32C.
+    #[serde(default, rename = "ChecksumCRC32C")]
+    pub checksum_crc32c: Option<String>,
+    /// Its SHA-256.
+    #[serde(default, rename = "ChecksumSHA256")]
+    pub checksum_sha256: Option<String>,
+    /// Its CRC64/NVME.
+    #[serde(default, rename = "ChecksumCRC64NVME")]
+    pub checksum_crc64nvme: Option<String>,
+}
+
+/// A part's `x-amz-checksum-*` values as ListParts or UploadPartCopy give
+/// them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PartChecksums {
+    /// CRC32.
+    pub checksum_crc32: Option<String>,
+    /// CRC32C.
+    pub checksum_crc32c: Option<String>,
+    /// SHA-256.
+    pub checksum_sha256: Option<String>,
+    /// CRC64/NVME.
+    pub checksum_crc64nvme: Option<String>,
+}
+
+impl From<&Part> for PartChecksums {
+    fn from(p: &Part) -> Self {
+        Self {
+            checksum_crc32: p.checksum_crc32.clone(),
+            checksum_crc32c: p.checksum_crc32c.clone(),
+            checksum_sha256: p.checksum_sha256.clone(),
+            checksum_crc64nvme: p.checksum_crc64nvme.clone(),
+        }
+    }
+}
+
+impl From<&CopyResult> for PartChecksums {
+    fn from(p: &CopyResult) -> Self {
+        Self {
+            checksum_crc32: p.checksum_crc32.clone(),
+            checksum_crc32c: p.checksum_crc32c.clone(),
+            checksum_sha256: p.checksum_sha256.clone(),
+            checksum_crc64nvme: p.checksum_crc64nvme.clone(),
+        }
+    }
 }
 
 /// `<CompleteMultipartUploadResult>`.

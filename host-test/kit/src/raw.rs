@@ -139,8 +139,7 @@ impl RawS3 {
 
     /// PutObject of `body` at `key`, with the configuration's write headers.
     pub async fn put(&self, key: &str, body: &[u8]) -> anyhow::Result<RawReply> {
-        self.send(self.requests.put_object(key, body.len()), body)
-            .await
+        self.send(self.requests.put_object(key, body), body).await
     }
 
     /// GetObject of a whole key.

@@ -5,7 +5,9 @@
 //! ListMultipartUploads (from a registry of open uploads), ListParts sorted by
 //! part number with ETags and paginated, `NoSuchUpload` once an upload is
 //! completed or aborted, and `NoSuchKey` (not 500) for the key of a directory.
-//! Every other operation is forwarded unchanged.
+//! It also refuses, before storing anything, a PutObject or UploadPart body
+//! that does not match its `Content-MD5` or `x-amz-checksum-*` header, as S3
+//! does. Every other operation is forwarded unchanged.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -182,8 +184,19 @@ impl S3 for FsWithUploads {
     }
     async fn put_object(
         &self,
-        req: S3Request<PutObjectInput>,
+        mut req: S3Request<PutObjectInput>,
     ) -> S3Result<S3Response<PutObjectOutput>> {
+        let i = &mut req.input;
+        let claims = claims(
+            &i.content_md5,
+            [
+                &i.checksum_crc32,
+                &i.checksum_crc32c,
+                &i.checksum_sha256,
+                &i.checksum_crc64nvme,
+            ],
+        );
+        check_integrity(&mut i.body, claims).await?;
         self.fs.put_object(req).await
     }
     async fn create_multipart_upload(
@@ -204,11 +217,22 @@ impl S3 for FsWithUploads {
     }
     async fn upload_part(
         &self,
-        req: S3Request<UploadPartInput>,
+        mut req: S3Request<UploadPartInput>,
     ) -> S3Result<S3Response<UploadPartOutput>> {
         if !self.is_open(&req.input.upload_id) {
             return Err(s3_error!(NoSuchUpload));
         }
+        let i = &mut req.input;
+        let claims = claims(
+            &i.content_md5,
+            [
+                &i.checksum_crc32,
+                &i.checksum_crc32c,
+                &i.checksum_sha256,
+                &i.checksum_crc64nvme,
+            ],
+        );
+        check_integrity(&mut i.body, claims).await?;
         self.fs.upload_part(req).await
     }
     async fn upload_part_copy(
@@ -362,6 +386,57 @@ impl S3 for FsWithUploads {
             ..Default::default()
         }))
     }
+}
+
+/// A request's integrity claims: `Content-MD5` and the `x-amz-checksum-*`
+/// values (CRC32, CRC32C, SHA-256, CRC64/NVME).
+fn claims(
+    md5: &Option<String>,
+    amz: [&Option<String>; 4],
+) -> [(s3_storage_driver::config::ChecksumAlgorithm, Option<String>); 5] {
+    use s3_storage_driver::config::ChecksumAlgorithm as A;
+    [
+        (A::Md5, md5.clone()),
+        (A::Crc32, amz[0].clone()),
+        (A::Crc32c, amz[1].clone()),
+        (A::Sha256, amz[2].clone()),
+        (A::Crc64Nvme, amz[3].clone()),
+    ]
+}
+
+/// Refuses a body that does not match its integrity claims before anything
+/// is stored, as S3 does (s3s-fs checks PutObject's only after writing the
+/// file, and UploadPart's not at all). The body is read whole: objects and
+/// parts are a few MiB here.
+async fn check_integrity(
+    body: &mut Option<StreamingBlob>,
+    claims: [(s3_storage_driver::config::ChecksumAlgorithm, Option<String>); 5],
+) -> S3Result<()> {
+    use futures::TryStreamExt as _;
+    if claims.iter().all(|(_, v)| v.is_none()) {
+        return Ok(());
+    }
+    let Some(blob) = body.take() else {
+        return Ok(());
+    };
+    let chunks: Vec<bytes::Bytes> = blob
+        .try_collect()
+        .await
+        .map_err(|e| s3_error!(IncompleteBody, "{e}"))?;
+    let whole = chunks.concat();
+    for (algorithm, claimed) in claims {
+        let Some(claimed) = claimed else { continue };
+        let (_, actual) = s3_storage_driver::s3::checksum::header(algorithm, &whole)
+            .expect("an algorithm with a header");
+        if actual != claimed {
+            return Err(s3_error!(
+                BadDigest,
+                "the {algorithm:?} you specified did not match the calculated checksum"
+            ));
+        }
+    }
+    *body = Some(StreamingBlob::from(s3s::Body::from(whole)));
+    Ok(())
 }
 
 /// A running embedded server. Stops when dropped.

@@ -268,10 +268,7 @@ async fn a_resume_counts_only_the_parts_before_a_gap() {
     let (key, id) = raw.uploads("").await.unwrap().remove(0);
     let stray = vec![0xEEu8; 5 * MIB];
     let r = raw
-        .send(
-            raw.requests().upload_part(&key, &id, 3, stray.len()),
-            &stray,
-        )
+        .send(raw.requests().upload_part(&key, &id, 3, &stray).0, &stray)
         .await
         .unwrap();
     assert_eq!(r.status, 200);

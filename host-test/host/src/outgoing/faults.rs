@@ -33,6 +33,9 @@ pub enum Fault {
     },
     /// The connection breaks after `n` bytes of the request body.
     ResetRequestAfter(usize),
+    /// The request body's byte at this offset is flipped on the way (after
+    /// the guest signed it): what a faulty network or proxy does.
+    CorruptRequestBody(usize),
     /// The connection breaks after `n` bytes of the response body.
     ResetResponseAfter(usize),
     /// The response body ends cleanly after `n` bytes, short of its
@@ -262,6 +265,26 @@ pub(crate) async fn before_send(
             sending.request = sending
                 .request
                 .map(|b| FaultBody::reset_after(b, n).boxed_unsync());
+        }
+        Some(Fault::CorruptRequestBody(at)) => {
+            let mut offset = 0usize;
+            sending.request = sending.request.map(|b| {
+                b.map_frame(move |frame| match frame.into_data() {
+                    Ok(data) => {
+                        let start = offset;
+                        offset += data.len();
+                        if (start..offset).contains(&at) {
+                            let mut bytes = data.to_vec();
+                            bytes[at - start] ^= 0x01;
+                            Frame::data(Bytes::from(bytes))
+                        } else {
+                            Frame::data(data)
+                        }
+                    }
+                    Err(frame) => frame,
+                })
+                .boxed_unsync()
+            });
         }
         Some(reply) => sending.on_reply = Some(reply),
         None => {}

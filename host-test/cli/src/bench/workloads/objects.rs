@@ -11,7 +11,7 @@ use super::{Bench, MIB, NATIVE, RAW, content, human, ok, raw_len};
 /// Raw multipart upload of `data` in `chunk` parts.
 async fn raw_multipart(raw: &RawS3, key: &str, data: &[u8], chunk: usize) -> anyhow::Result<()> {
     let q = raw.requests();
-    let r = raw.send(q.create_multipart_upload(key), &[]).await?;
+    let r = raw.send(q.create_multipart_upload(key, true), &[]).await?;
     ok(&r, "create")?;
     let created: InitiateMultipartUploadResult =
         parse(&r.body, "InitiateMultipartUploadResult", "bench")
@@ -26,11 +26,15 @@ async fn raw_multipart(raw: &RawS3, key: &str, data: &[u8], chunk: usize) -> any
     for (i, piece) in pieces.into_iter().enumerate() {
         let number = i as u32 + 1;
         let r = raw
-            .send(q.upload_part(key, &id, number, piece.len()), piece)
+            .send(q.upload_part(key, &id, number, piece).0, piece)
             .await?;
         ok(&r, "part")?;
         let etag = r.header("etag").unwrap_or_default().to_owned();
-        parts.push(CompletedPart { number, etag });
+        parts.push(CompletedPart {
+            number,
+            etag,
+            checksum: None,
+        });
     }
     let (req, body) = q.complete_multipart_upload(key, &id, &parts);
     ok(&raw.send(req, &body).await?, "complete")
