@@ -70,7 +70,11 @@ impl<T: Transport> S3Client<T> {
     pub fn new(config: Config, mut transport: T, platform: Rc<dyn Platform>) -> Result<Self> {
         transport.set_timeouts(config.timeouts);
         let endpoint = Endpoint::from_config(&config)?;
-        let source = Source::choose(&config.credentials, |k| platform.env(k));
+        let source = Source::choose(
+            &config.credentials,
+            |k| platform.env(k),
+            |path| platform.read_file(path).ok(),
+        )?;
         let salt = config.bucket.len() as u64 ^ config.chunk_size;
         Ok(Self {
             credentials: CredentialChain::new(source),
@@ -112,7 +116,27 @@ impl<T: Transport> S3Client<T> {
     /// The signer for now: the configured version with current credentials.
     pub fn signer(&self) -> Result<RequestSigner> {
         let credentials = self.credentials.get(&self.transport, &*self.platform)?;
-        Ok(if self.config.v4_auth {
+        Ok(self.signer_for(credentials))
+    }
+
+    /// A signer for a presigned URL meant to live `lifetime` seconds, and
+    /// the lifetime it may have: temporary credentials are refreshed so they
+    /// outlive it, and when the source cannot give that long the URL is cut
+    /// to their expiry, so it never outlives the credentials that signed it.
+    pub fn presign_signer(&self, lifetime: u64) -> Result<(RequestSigner, u64)> {
+        let (credentials, expires) =
+            self.credentials
+                .get_valid_for(&self.transport, &*self.platform, lifetime as i64)?;
+        let now = self.platform.now().seconds;
+        let lifetime = match expires {
+            Some(e) => lifetime.min((e - now).max(1) as u64),
+            None => lifetime,
+        };
+        Ok((self.signer_for(credentials), lifetime))
+    }
+
+    fn signer_for(&self, credentials: crate::sign::Credentials) -> RequestSigner {
+        if self.config.v4_auth {
             // The same signer while the credentials last: it keeps the day's key.
             let mut cached = self.v4_signer.borrow_mut();
             match &*cached {
@@ -130,7 +154,7 @@ impl<T: Transport> S3Client<T> {
                 signer: v2::Signer::new(credentials),
                 virtual_host_bucket: self.v2_bucket.clone(),
             }
-        })
+        }
     }
 
     /// Marks `req` as attempt `attempt` of the retry policy (the AWS SDKs'

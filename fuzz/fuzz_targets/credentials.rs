@@ -1,5 +1,6 @@
 //! The credential sources' replies (IMDSv2 token, role name and credentials
-//! JSON; STS AssumeRoleWithWebIdentity XML) as a server could send them:
+//! JSON; STS AssumeRoleWithWebIdentity and AssumeRole XML; the container
+//! endpoint's JSON) as a server could send them:
 //! credentials or a typed error, never a panic.
 #![no_main]
 
@@ -7,9 +8,10 @@ use std::cell::Cell;
 use std::rc::Rc;
 
 use libfuzzer_sys::fuzz_target;
-use s3_storage_driver::credentials::{CredentialChain, Source};
+use s3_storage_driver::credentials::{AssumeRole, CredentialChain, Source};
 use s3_storage_driver::error::Result;
 use s3_storage_driver::platform::FixedPlatform;
+use s3_storage_driver::sign::Credentials;
 use s3_storage_driver::time::UtcDateTime;
 use s3_storage_driver::transport::{Body, Request, Response, Transport};
 
@@ -78,6 +80,19 @@ fuzz_target!(|data: &[u8]| {
             session_name: "fuzz".into(),
             endpoint: "https://sts.amazonaws.com".into(),
         },
+        Source::Container {
+            url: "http://169.254.170.2/v2/credentials/fuzz".into(),
+            token: None,
+        },
+        Source::AssumeRole(Box::new(AssumeRole {
+            role_arn: "arn:aws:iam::123456789012:role/ci".into(),
+            session_name: "fuzz".into(),
+            external_id: None,
+            duration_seconds: None,
+            endpoint: "https://sts.amazonaws.com".into(),
+            region: "us-east-1".into(),
+            source: Source::Fixed(Credentials::new("AK".into(), "SK".into(), None)),
+        })),
     ];
     for source in sources {
         let transport = Replay {

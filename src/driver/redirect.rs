@@ -224,10 +224,10 @@ impl<T: Transport> S3Driver<T> {
             req.secure = scheme.eq_ignore_ascii_case("https");
             req.authority = host.trim_end_matches('/').to_owned();
         }
-        let signer = self.client.signer()?;
+        let (signer, lifetime) = self.client.presign_signer(PRESIGN_EXPIRY_SECS)?;
         Ok(Some(signer.presigned_url(
             self.client.now(),
-            PRESIGN_EXPIRY_SECS,
+            lifetime,
             &req,
         )))
     }

@@ -107,14 +107,10 @@ fn check(
 
 /// The AWS credential variables the driver may read, when the host has them.
 fn credential_env() -> Vec<(String, String)> {
-    [
-        "AWS_ACCESS_KEY_ID",
-        "AWS_SECRET_ACCESS_KEY",
-        "AWS_SESSION_TOKEN",
-    ]
-    .iter()
-    .filter_map(|k| std::env::var(k).ok().map(|v| ((*k).to_owned(), v)))
-    .collect()
+    s3_storage_driver::credentials::VARIABLES
+        .iter()
+        .filter_map(|k| std::env::var(k).ok().map(|v| ((*k).to_owned(), v)))
+        .collect()
 }
 
 /// A configuration's parts: storage parameters, middleware, credential env.
@@ -136,10 +132,7 @@ pub async fn target_params(cli: &Cli) -> Result<(Configured, Option<EmbeddedS3>)
     let has_endpoint = text(&params, Key::RegionEndpoint).is_some();
     let has_credentials = text(&params, Key::AccessKey).is_some()
         || env.iter().any(|(k, _)| {
-            matches!(
-                k.as_str(),
-                "AWS_ACCESS_KEY_ID" | "AWS_WEB_IDENTITY_TOKEN_FILE"
-            )
+            s3_storage_driver::credentials::CONFIGURING_VARIABLES.contains(&k.as_str())
         });
     let embedded = !has_endpoint && !has_credentials;
     check(&params, &middleware, embedded)?;

@@ -250,3 +250,229 @@ async fn imdsv2_token_role_and_credentials() {
             .all(|(_, _, _, t)| t.as_deref() == Some("IMDS-TOKEN"))
     );
 }
+
+/// The container endpoint's JSON with the embedded server's keys.
+fn container_reply(server: &EmbeddedS3, expiration: &str) -> String {
+    format!(
+        r#"{{"AccessKeyId":"{}","SecretAccessKey":"{}","Token":"container-session","Expiration":"{expiration}"}}"#,
+        server.access_key(),
+        s3_driver_kit::s3_server::DEFAULT_SECRET_KEY
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn container_credentials_with_a_token_file_read_at_every_refresh() {
+    let server = EmbeddedS3::start_temp().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let token_file = dir.path().join("eks-pod-identity-token");
+    std::fs::write(&token_file, "token-1\n").unwrap();
+    // Two minutes left: inside the refresh margin, every request refreshes.
+    let reply = container_reply(&server, &iso(120));
+    let tokens: Arc<Mutex<Vec<String>>> = Arc::default();
+    let t = tokens.clone();
+    let (endpoint, _) = fake(move |_, path, _, headers| {
+        let token = headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        t.lock().unwrap().push(token.clone());
+        match (path, token.starts_with("token-")) {
+            ("/v1/credentials", true) => (200, reply.clone()),
+            _ => (
+                401,
+                r#"{"code":"AccessDenied","message":"bad token"}"#.into(),
+            ),
+        }
+    })
+    .await;
+    let vars = env(&[
+        (
+            "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+            &format!("{endpoint}/v1/credentials"),
+        ),
+        (
+            "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+            token_file.to_str().unwrap(),
+        ),
+    ]);
+    let d = open_env(&keyless(&server), &vars).await.unwrap();
+    d.put_content("/c/1", b"x").await.unwrap();
+    std::fs::write(&token_file, "token-2\n").unwrap();
+    d.put_content("/c/2", b"y").await.unwrap();
+    assert_eq!(
+        *tokens.lock().unwrap(),
+        ["token-1", "token-2"],
+        "the file is read at each refresh"
+    );
+    // A token the endpoint refuses.
+    std::fs::write(&token_file, "stolen\n").unwrap();
+    match d.get_content("/c/1").await {
+        Err(CallError::Driver(DriverError::AccessDenied(b))) => {
+            assert_eq!(
+                (b.status, b.operation.as_str()),
+                (401, "credentials (container)")
+            );
+        }
+        other => panic!("expected access-denied, got {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn container_failures_are_typed() {
+    let server = EmbeddedS3::start_temp().await.unwrap();
+    // Unreachable: a loopback port nobody listens on.
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let vars = env(&[(
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+        &format!("http://127.0.0.1:{closed}/creds"),
+    )]);
+    let d = open_env(&keyless(&server), &vars).await.unwrap();
+    assert!(matches!(
+        d.get_content("/x").await,
+        Err(CallError::Driver(DriverError::Network(_)))
+    ));
+    // A reply that is not the credentials JSON.
+    let (endpoint, _) = fake(|_, _, _, _| (200, "<html>portal</html>".into())).await;
+    let vars = env(&[(
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+        &format!("{endpoint}/creds"),
+    )]);
+    let d = open_env(&keyless(&server), &vars).await.unwrap();
+    match d.get_content("/x").await {
+        Err(CallError::Driver(DriverError::MalformedResponse(m))) => {
+            assert!(m.starts_with("credentials (container)"), "{m}")
+        }
+        other => panic!("expected malformed-response, got {other:?}"),
+    }
+    // A plain-HTTP URI to a host the SDKs refuse: refused at open, by name.
+    let vars = env(&[(
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+        "http://203.0.113.9/creds",
+    )]);
+    match open_env(&keyless(&server), &vars).await {
+        Err(CallError::Driver(DriverError::InvalidConfig(m))) => {
+            assert!(m.contains("AWS_CONTAINER_CREDENTIALS_FULL_URI"), "{m}")
+        }
+        other => panic!("expected invalid-config, got {:?}", other.map(|_| ())),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_presigned_url_never_outlives_the_credentials_that_signed_it() {
+    let server = EmbeddedS3::start_temp().await.unwrap();
+    // Credentials that live 15 minutes: less than a redirect's 20.
+    let reply = container_reply(&server, &iso(900));
+    let (endpoint, seen) = fake(move |_, _, _, _| (200, reply.clone())).await;
+    let vars = env(&[(
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+        &format!("{endpoint}/creds"),
+    )]);
+    let d = open_env(&keyless(&server), &vars).await.unwrap();
+    d.put_content("/p", b"x").await.unwrap();
+    let request = s3_driver_host::RedirectRequest {
+        method: "GET".into(),
+        remote_addr: "192.0.2.1".into(),
+        forwarded_for: None,
+        real_ip: None,
+    };
+    let url = d.redirect_url(&request, "/p").await.unwrap().unwrap();
+    let expires: u64 = url
+        .split('&')
+        .find_map(|kv| kv.strip_prefix("X-Amz-Expires="))
+        .or_else(|| {
+            url.split('?')
+                .nth(1)?
+                .split('&')
+                .find_map(|kv| kv.strip_prefix("X-Amz-Expires="))
+        })
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((800..=900).contains(&expires), "X-Amz-Expires={expires}");
+    assert_eq!(
+        seen.lock().unwrap().len(),
+        2,
+        "fetched again for the URL's lifetime"
+    );
+}
+
+/// A fake STS answering AssumeRole with the embedded server's keys when the
+/// request is signed with `signing_key` and carries the profile's options.
+async fn assume_role_sts(server: &EmbeddedS3, signing_key: &'static str) -> (String, Seen) {
+    let (ak, sk) = (
+        server.access_key().to_owned(),
+        s3_driver_kit::s3_server::DEFAULT_SECRET_KEY,
+    );
+    let expiration = iso(3600);
+    fake(move |_, _, q, headers| {
+        let auth = headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        let signed = auth.starts_with("AWS4-HMAC-SHA256")
+            && auth.contains(&format!("Credential={signing_key}/"))
+            && auth.contains("/us-east-2/sts/aws4_request");
+        if signed
+            && q.contains("Action=AssumeRole")
+            && q.contains("RoleArn=arn%3Aaws%3Aiam%3A%3A123456789012%3Arole%2Fci")
+            && q.contains("ExternalId=ext-42")
+            && q.contains("DurationSeconds=1800")
+        {
+            (
+                200,
+                format!(
+                    "<AssumeRoleResponse><AssumeRoleResult><Credentials><AccessKeyId>{ak}</AccessKeyId><SecretAccessKey>{sk}</SecretAccessKey><SessionToken>assumed</SessionToken><Expiration>{expiration}</Expiration></Credentials></AssumeRoleResult></AssumeRoleResponse>"
+                ),
+            )
+        } else {
+            (403, format!("<ErrorResponse><Error><Code>AccessDenied</Code><Message>{auth}</Message></Error></ErrorResponse>"))
+        }
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_profile_assumes_its_role_with_its_source_profiles_keys() {
+    let server = EmbeddedS3::start_temp().await.unwrap();
+    let (sts, seen) = assume_role_sts(&server, "AKIASOURCEPROFILE").await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config");
+    let credentials = dir.path().join("credentials");
+    std::fs::write(
+        &config,
+        "[profile ci]\nrole_arn = arn:aws:iam::123456789012:role/ci\nsource_profile = base\nexternal_id = ext-42\nduration_seconds = 1800\nregion = us-east-2\n\n[profile proc]\ncredential_process = /usr/local/bin/creds\n",
+    )
+    .unwrap();
+    std::fs::write(
+        &credentials,
+        "[base]\naws_access_key_id = AKIASOURCEPROFILE\naws_secret_access_key = source-secret\n",
+    )
+    .unwrap();
+    let files = |profile: &str| {
+        env(&[
+            ("AWS_CONFIG_FILE", config.to_str().unwrap()),
+            ("AWS_SHARED_CREDENTIALS_FILE", credentials.to_str().unwrap()),
+            ("AWS_PROFILE", profile),
+            ("AWS_ENDPOINT_URL_STS", &sts),
+        ])
+    };
+    // The host grants the files' directory; nothing else is readable.
+    let d = open_env(&keyless(&server), &files("ci")).await.unwrap();
+    d.put_content("/role", b"assumed").await.unwrap();
+    assert_eq!(d.get_content("/role").await.unwrap(), b"assumed");
+    assert_eq!(seen.lock().unwrap().len(), 1, "one AssumeRole, then cached");
+    // credential_process cannot run in the sandbox: refused at open, by name.
+    match open_env(&keyless(&server), &files("proc")).await {
+        Err(CallError::Driver(DriverError::InvalidConfig(m))) => {
+            assert!(
+                m.contains("credential_process") && m.contains("proc"),
+                "{m}"
+            )
+        }
+        other => panic!("expected invalid-config, got {:?}", other.map(|_| ())),
+    }
+}

@@ -241,18 +241,35 @@ async fn new_slot(shared: &Shared) -> CallResult<Slot> {
     })
 }
 
-/// The directory the guest must read: a web-identity token file's, granted
-/// read-only (the token is read again at every refresh).
-fn with_file_grants(grants: &Grants) -> Grants {
+/// The directories the guest must read, granted read-only: those of the
+/// shared config and credentials files (when they exist), and of the token
+/// files the credential source reads again at every refresh (web identity,
+/// container authorization).
+fn with_file_grants(grants: &Grants, params: &[(String, ConfigValue)]) -> Grants {
     let mut grants = grants.clone();
-    if let Some((_, file)) = grants
-        .env
-        .iter()
-        .find(|(k, _)| k == "AWS_WEB_IDENTITY_TOKEN_FILE")
-        && let Some(dir) = std::path::Path::new(file).parent()
-        && dir.is_absolute()
-    {
-        grants.read_only_dirs.push(dir.to_path_buf());
+    let lookup = |k: &str| {
+        grants
+            .env
+            .iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.clone())
+    };
+    let (config, credentials) = s3_storage_driver::credentials::shared_files(&lookup);
+    let mut files: Vec<String> = [config, credentials]
+        .into_iter()
+        .flatten()
+        .filter(|f| std::path::Path::new(f).is_file())
+        .collect();
+    if let Some(source) = crate::outgoing::allowlist::credential_source(params, &grants.env) {
+        files.extend(source.files());
+    }
+    for file in files {
+        if let Some(dir) = std::path::Path::new(&file).parent()
+            && dir.is_absolute()
+            && !grants.read_only_dirs.iter().any(|d| d == dir)
+        {
+            grants.read_only_dirs.push(dir.to_path_buf());
+        }
     }
     grants
 }
@@ -314,7 +331,7 @@ impl Shared {
                 .collect(),
             middleware: with_inline_keys(middleware)?,
             policy,
-            grants: with_file_grants(grants),
+            grants: with_file_grants(grants, params),
             limits,
             idle: Mutex::new(Vec::new()),
             permits: Arc::new(Semaphore::new(limits.max_instances.max(1))),

@@ -79,27 +79,22 @@ impl Allowlist {
     }
 
     /// Adds what the credential chain will need when the configuration has no
-    /// static keys and `env` (what the guest is granted) has none either: the
-    /// STS endpoint for web identity, else the instance metadata service.
+    /// static keys and `env` (what the guest is granted) has none either:
+    /// every endpoint of the source the component will choose (STS, the
+    /// container endpoint, the instance metadata service).
     pub fn with_credential_endpoints(
         self,
         params: &[(String, ConfigValue)],
         env: &[(String, String)],
     ) -> Self {
-        let Some(config) = core_config(params) else {
+        let Some(source) = credential_source(params, env) else {
             return self;
         };
-        let lookup = |k: &str| env.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
-        let url = match Source::choose(&config.credentials, lookup) {
-            Source::Fixed(_) => return self,
-            Source::WebIdentity { endpoint, .. } | Source::InstanceMetadata { endpoint } => {
-                endpoint
-            }
-        };
-        match split_url(&url) {
-            Some(u) => self.allow(&with_port(&u.authority, u.secure)),
-            None => self,
-        }
+        source
+            .endpoints()
+            .iter()
+            .filter_map(|url| split_url(url))
+            .fold(self, |a, u| a.allow(&with_port(&u.authority, u.secure)))
     }
 
     /// True when `authority` (with its port) may be reached.
@@ -118,6 +113,23 @@ impl Allowlist {
             .iter()
             .any(|(suffix, p)| *p == port && host.ends_with(suffix.as_str()))
     }
+}
+
+/// The credential source the component will choose for `params` with the
+/// variables `env`, by the component's own rules; the shared config and
+/// credentials files are read here from the host's filesystem, where the
+/// guest sees them at the same paths. `None` when the configuration or the
+/// source is invalid (opening reports why).
+pub(crate) fn credential_source(
+    params: &[(String, ConfigValue)],
+    env: &[(String, String)],
+) -> Option<Source> {
+    let config = core_config(params)?;
+    let lookup = |k: &str| env.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+    Source::choose(&config.credentials, lookup, |p| {
+        std::fs::read_to_string(p).ok()
+    })
+    .ok()
 }
 
 /// The component's own reading of a `storage: s3:` block, if it is valid.
