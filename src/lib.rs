@@ -53,7 +53,7 @@ use crate::driver::S3Driver;
 use crate::error::{BackendError, Error, NAME};
 use crate::file_info::FileInfo;
 use crate::http::{WasiBody, WasiHttp};
-use crate::platform::{LogLevel, Platform};
+use crate::platform::{Claim, LogLevel, Platform};
 use crate::reader::FileReader as CoreReader;
 use crate::time::UtcDateTime;
 use crate::walk::Walker;
@@ -182,8 +182,8 @@ fn to_wit_info(i: FileInfo) -> wit::FileInfo {
 }
 
 /// The core's platform in a component: WASI's wall and monotonic clocks,
-/// the environment and preopened directories the host granted, and the
-/// host's `log` import.
+/// the environment and preopened directories the host granted, the host's
+/// `log` import and its `shared` values.
 struct WasiPlatform;
 
 impl Platform for WasiPlatform {
@@ -218,6 +218,29 @@ impl Platform for WasiPlatform {
             LogLevel::Debug => host::LogLevel::Debug,
         };
         host::log(level, message);
+    }
+
+    fn claim_shared(&self, key: &str, usable_until: i64) -> Claim {
+        use bindings::registry::storage::shared::{self, ClaimResult};
+        match shared::claim(key, usable_until) {
+            ClaimResult::Ready(v) => Claim::Ready(v.data, v.expires),
+            ClaimResult::Fetch => Claim::Fetch,
+        }
+    }
+
+    fn publish_shared(&self, key: &str, data: &[u8], expires: i64) {
+        use bindings::registry::storage::shared;
+        shared::publish(
+            key,
+            &shared::SharedValue {
+                data: data.to_vec(),
+                expires,
+            },
+        );
+    }
+
+    fn release_shared(&self, key: &str) {
+        bindings::registry::storage::shared::release(key);
     }
 }
 

@@ -65,11 +65,6 @@ impl Transport for Replay<'_> {
 
 fuzz_target!(|data: &[u8]| {
     let token_file = "/var/run/secrets/token";
-    let platform = FixedPlatform {
-        now: UtcDateTime::parse_amz_date("20261128T000000Z").expect("a valid date"),
-        files: vec![(token_file.into(), "token".into())],
-        ..Default::default()
-    };
     let sources = [
         Source::InstanceMetadata {
             endpoint: "http://169.254.169.254".into(),
@@ -95,6 +90,13 @@ fuzz_target!(|data: &[u8]| {
         })),
     ];
     for source in sources {
+        // A platform per source: a value one source shared must not spare
+        // the next one its parsing.
+        let platform = FixedPlatform {
+            now: UtcDateTime::parse_amz_date("20261128T000000Z").expect("a valid date"),
+            files: vec![(token_file.into(), "token".into())],
+            ..Default::default()
+        };
         let transport = Replay {
             replies: data.split(|b| *b == 0).collect(),
             next: Cell::new(0),

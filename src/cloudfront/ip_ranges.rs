@@ -71,6 +71,27 @@ impl IpRanges {
         }
     }
 
+    /// The ranges as text, one prefix per line: how a driver's instances
+    /// share them without each parsing AWS's document.
+    pub fn to_lines(&self) -> String {
+        let v4 = self.v4.iter().map(ToString::to_string);
+        let v6 = self.v6.iter().map(ToString::to_string);
+        v4.chain(v6).collect::<Vec<_>>().join("\n")
+    }
+
+    /// Ranges from [`IpRanges::to_lines`]' text; `None` if a line is not a
+    /// prefix.
+    pub fn from_lines(text: &str) -> Option<Self> {
+        let mut out = IpRanges::default();
+        for line in text.lines().filter(|l| !l.is_empty()) {
+            match line.parse().ok()? {
+                ipnet::IpNet::V4(n) => out.v4.push(n),
+                ipnet::IpNet::V6(n) => out.v6.push(n),
+            }
+        }
+        Some(out)
+    }
+
     /// Number of IPv4 and IPv6 ranges.
     pub fn len(&self) -> (usize, usize) {
         (self.v4.len(), self.v6.len())
@@ -109,6 +130,17 @@ pub fn client_ip(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ranges_survive_their_shared_text_form() {
+        let doc = br#"{"prefixes":[{"ip_prefix":"10.0.0.0/8"},{"ip_prefix":"192.168.1.0/24"}],
+            "ipv6_prefixes":[{"ipv6_prefix":"2600:1f00::/24"}]}"#;
+        let (ranges, _) = IpRanges::parse(doc, None).unwrap();
+        let back = IpRanges::from_lines(&ranges.to_lines()).unwrap();
+        assert_eq!(back, ranges);
+        assert_eq!(back.len(), (2, 1));
+        assert_eq!(IpRanges::from_lines("10.0.0.0/8\nnot a prefix"), None);
+    }
 
     #[test]
     fn ip_ranges_parse_filter_and_skip_bad_prefixes() {

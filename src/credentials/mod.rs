@@ -10,18 +10,18 @@
 //!
 //! Temporary credentials are fetched on first use (opening sends nothing) and
 //! reused until five minutes before they expire; a presigned URL asks for
-//! credentials that outlive it. Every network step goes through the driver's
+//! credentials that outlive it. One instance fetches them for every
+//! instance of the driver ([`chain`]). Every network step goes through the driver's
 //! [`Transport`], so through `wasi:http` and the host's allowlist.
 
+mod chain;
 mod fetch;
 pub mod profile;
 
-use std::cell::RefCell;
+pub use chain::CredentialChain;
 
 use crate::error::{Error, Result};
-use crate::platform::Platform;
 use crate::sign::Credentials;
-use crate::transport::Transport;
 use crate::url::split_url;
 
 /// Temporary credentials are refreshed this long before they expire.
@@ -277,89 +277,6 @@ impl Source {
             Source::AssumeRole(r) => r.source.files(),
             _ => Vec::new(),
         }
-    }
-}
-
-/// The credential chain with its cache.
-#[derive(Debug)]
-pub struct CredentialChain {
-    source: Source,
-    cache: RefCell<Option<(Credentials, Option<i64>)>>,
-    /// For an assumed role: the chain of the keys that sign its STS request.
-    inner: Option<Box<CredentialChain>>,
-}
-
-impl CredentialChain {
-    /// A chain that will use `source`.
-    pub fn new(source: Source) -> Self {
-        let inner = match &source {
-            Source::AssumeRole(r) => Some(Box::new(CredentialChain::new(r.source.clone()))),
-            _ => None,
-        };
-        Self {
-            source,
-            cache: RefCell::new(None),
-            inner,
-        }
-    }
-
-    /// The source in use.
-    pub fn source(&self) -> &Source {
-        &self.source
-    }
-
-    /// Current credentials, fetched or refreshed when they expire within
-    /// five minutes.
-    pub fn get<T: Transport>(&self, transport: &T, platform: &dyn Platform) -> Result<Credentials> {
-        self.get_valid_for(transport, platform, REFRESH_MARGIN_SECS)
-            .map(|(c, _)| c)
-    }
-
-    /// Credentials that stay valid at least `secs` more (refreshed when the
-    /// cached ones would not), with their expiry (`None`: they never
-    /// expire). A presigned URL asks for its own lifetime.
-    pub fn get_valid_for<T: Transport>(
-        &self,
-        transport: &T,
-        platform: &dyn Platform,
-        secs: i64,
-    ) -> Result<(Credentials, Option<i64>)> {
-        let now = platform.now();
-        if let Source::Fixed(c) = &self.source {
-            return Ok((c.clone(), None));
-        }
-        if let Some((c, expires)) = &*self.cache.borrow()
-            && expires.is_none_or(|e| now.seconds < e - secs.max(REFRESH_MARGIN_SECS))
-        {
-            return Ok((c.clone(), *expires));
-        }
-        let fresh = match &self.source {
-            Source::Fixed(_) => unreachable!("returned above"),
-            Source::WebIdentity {
-                token_file,
-                role_arn,
-                session_name,
-                endpoint,
-            } => fetch::web_identity(
-                transport,
-                platform,
-                token_file,
-                role_arn,
-                session_name,
-                endpoint,
-            )?,
-            Source::InstanceMetadata { endpoint } => fetch::instance_metadata(transport, endpoint)?,
-            Source::Container { url, token } => {
-                fetch::container(transport, platform, url, token.as_ref())?
-            }
-            Source::AssumeRole(r) => {
-                let inner = self.inner.as_ref().expect("set for an assumed role");
-                let signing = inner.get(transport, platform)?;
-                fetch::assume_role(transport, platform, r, signing)?
-            }
-        };
-        *self.cache.borrow_mut() = Some(fresh.clone());
-        Ok(fresh)
     }
 }
 

@@ -84,9 +84,10 @@ impl<T: Transport> S3Driver<T> {
         let config = Config::from_params(params)?;
         let mut warnings = config.warnings.clone();
         let mut layers = Vec::new();
-        for (name, options) in middleware {
+        for (index, (name, options)) in middleware.iter().enumerate() {
             check_middleware_name(name)?;
             layers.push(redirect::Layer::from_entry(
+                index,
                 name,
                 options,
                 &*platform,

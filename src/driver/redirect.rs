@@ -14,7 +14,7 @@ use crate::cloudfront::{CloudFrontOptions, IpFilter, IpRanges, client_ip};
 use crate::config::Value;
 use crate::error::{Error, Result};
 use crate::path;
-use crate::platform::{LogLevel, Platform};
+use crate::platform::{Claim, FetchDuty, LogLevel, Platform};
 use crate::transport::{Body as _, Request, Transport};
 use crate::url::{query_pairs, split_url};
 
@@ -37,14 +37,46 @@ pub struct RedirectRequest {
 /// The CloudFront middleware's state: options and the last good IP ranges.
 pub(super) struct CloudFront {
     options: CloudFrontOptions,
+    /// Where the driver's instances share the ranges.
+    key: String,
     ranges: RefCell<Option<IpRanges>>,
-    last_attempt: RefCell<Option<i64>>,
+    /// When the ranges are due again: the last attempt, by any instance,
+    /// plus `updatefrequency`.
+    refresh_at: RefCell<Option<i64>>,
+}
+
+/// What a driver's instances share about one CloudFront entry's ranges:
+/// the last good list, or why there is none yet. The format version is in
+/// the key, so two component versions never misread each other.
+enum SharedRanges {
+    Good(IpRanges),
+    NoneYet(String),
+}
+
+impl SharedRanges {
+    fn encode(ranges: Option<&IpRanges>, failure: Option<&str>) -> Vec<u8> {
+        match ranges {
+            Some(r) => format!("ok\n{}", r.to_lines()),
+            None => format!("none\n{}", failure.unwrap_or_default()),
+        }
+        .into_bytes()
+    }
+
+    fn decode(data: &[u8]) -> Option<Self> {
+        let text = std::str::from_utf8(data).ok()?;
+        match text.split_once('\n')? {
+            ("ok", lines) => IpRanges::from_lines(lines).map(SharedRanges::Good),
+            ("none", why) => Some(SharedRanges::NoneYet(why.to_owned())),
+            _ => None,
+        }
+    }
 }
 
 impl CloudFront {
     /// Validates a `cloudfront` entry's options; a `privatekey` path is read
     /// through the platform.
     pub(super) fn from_options(
+        index: usize,
         options: &[(String, Value)],
         platform: &dyn Platform,
         warnings: &mut Vec<String>,
@@ -55,8 +87,9 @@ impl CloudFront {
                 |path| platform.read_file(path),
                 warnings,
             )?,
+            key: format!("cloudfront-ip-ranges/v1/{index}"),
             ranges: RefCell::new(None),
-            last_attempt: RefCell::new(None),
+            refresh_at: RefCell::new(None),
         })
     }
 }
@@ -72,9 +105,10 @@ pub(super) enum Layer {
 }
 
 impl Layer {
-    /// The entry `name` with its options, checked (a CloudFront `privatekey`
-    /// path is read through the platform).
+    /// The entry `name`, at `index` in the list, with its options, checked
+    /// (a CloudFront `privatekey` path is read through the platform).
     pub(super) fn from_entry(
+        index: usize,
         name: &str,
         options: &[(String, Value)],
         platform: &dyn Platform,
@@ -84,7 +118,7 @@ impl Layer {
             "redirect" => Layer::Redirect(RedirectBase::from_options(options)?),
             "rewrite" => Layer::Rewrite(Rewrite::from_options(options)?),
             _ => Layer::CloudFront(Box::new(CloudFront::from_options(
-                options, platform, warnings,
+                index, options, platform, warnings,
             )?)),
         })
     }
@@ -97,7 +131,7 @@ impl<T: Transport> S3Driver<T> {
         for layer in &self.middleware {
             if let Layer::CloudFront(cf) = layer
                 && cf.options.filter != IpFilter::None
-                && let Err(e) = self.refresh_ip_ranges(cf)
+                && let Err((e, _)) = self.refresh_ip_ranges(cf)
             {
                 failed.push(format!(
                     "cloudfront: failed to update AWS IP ranges ({e}); every client gets CloudFront until a fetch succeeds"
@@ -108,9 +142,45 @@ impl<T: Transport> S3Driver<T> {
         self
     }
 
-    /// Fetches the AWS IP ranges; keeps the last good list on failure.
-    fn refresh_ip_ranges(&self, cf: &CloudFront) -> Result<()> {
-        *cf.last_attempt.borrow_mut() = Some(self.client.now().seconds);
+    /// Brings the AWS IP ranges up to date: from what another instance of
+    /// the driver fetched, or fetched here for all of them. A failed fetch
+    /// keeps the last good list until the next refresh; the error says why
+    /// there is no fresh list, and whether this instance's fetch failed
+    /// (only that one logs it).
+    fn refresh_ip_ranges(&self, cf: &CloudFront) -> std::result::Result<(), (String, bool)> {
+        let platform = self.client.platform();
+        let now = self.client.now().seconds;
+        if let Claim::Ready(data, expires) = platform.claim_shared(&cf.key, now)
+            && let Some(shared) = SharedRanges::decode(&data)
+        {
+            *cf.refresh_at.borrow_mut() = Some(expires);
+            return match shared {
+                SharedRanges::Good(ranges) => {
+                    *cf.ranges.borrow_mut() = Some(ranges);
+                    Ok(())
+                }
+                SharedRanges::NoneYet(why) => Err((why, false)),
+            };
+        }
+        let duty = FetchDuty::new(platform, &cf.key);
+        let expires = now.saturating_add(cf.options.update_frequency_secs as i64);
+        *cf.refresh_at.borrow_mut() = Some(expires);
+        let failure = match self.fetch_ip_ranges(cf) {
+            Ok(ranges) => {
+                *cf.ranges.borrow_mut() = Some(ranges);
+                None
+            }
+            Err(e) => Some(e.to_string()),
+        };
+        duty.publish(
+            &SharedRanges::encode(cf.ranges.borrow().as_ref(), failure.as_deref()),
+            expires,
+        );
+        failure.map_or(Ok(()), |why| Err((why, true)))
+    }
+
+    /// Fetches and parses the AWS IP ranges.
+    fn fetch_ip_ranges(&self, cf: &CloudFront) -> Result<IpRanges> {
         let url = split_url(&cf.options.ip_ranges_url).expect("checked at open");
         let (path, query) = match url.path.split_once('?') {
             Some((p, q)) => (p.to_owned(), query_pairs(q)),
@@ -143,8 +213,7 @@ impl<T: Transport> S3Driver<T> {
                 &format!("cloudfront: skipped {skipped} unparsable AWS IP prefix(es)"),
             );
         }
-        *cf.ranges.borrow_mut() = Some(ranges);
-        Ok(())
+        Ok(ranges)
     }
 
     /// True when the IP filter says this client is inside AWS.
@@ -153,11 +222,8 @@ impl<T: Transport> S3Driver<T> {
             return false;
         }
         let now = self.client.now();
-        let due = cf
-            .last_attempt
-            .borrow()
-            .is_none_or(|t| now.seconds - t >= cf.options.update_frequency_secs as i64);
-        if due && let Err(e) = self.refresh_ip_ranges(cf) {
+        let due = cf.refresh_at.borrow().is_none_or(|t| now.seconds >= t);
+        if due && let Err((e, true)) = self.refresh_ip_ranges(cf) {
             self.client.platform().log(
                 LogLevel::Warn,
                 &format!("cloudfront: failed to update AWS IP ranges: {e}"),

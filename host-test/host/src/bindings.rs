@@ -4,6 +4,8 @@ wasmtime::component::bindgen!({
     path: "../../wit",
     world: "storage-driver",
     exports: { default: async },
+    // A claim waits for another instance's fetch.
+    imports: { "registry:storage/shared.claim": async },
     additional_derives: [PartialEq],
     with: {
         "wasi:http": wasmtime_wasi_http::p2::bindings::http,

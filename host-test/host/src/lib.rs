@@ -55,6 +55,7 @@ pub mod guest_log;
 pub mod metrics;
 pub mod outgoing;
 pub mod runtime;
+pub mod shared_values;
 
 pub use bindings::{
     ConfigValue, DriverError, FileInfo, Middleware, Parameter, RedirectRequest, Upload,
@@ -73,6 +74,7 @@ pub use runtime::BUILT_COMPONENT;
 pub use runtime::{
     ComponentCache, Grants, Limits, Prepared, Runtime, SwapReport, Version, Watcher,
 };
+pub use shared_values::{ShareStats, SharedValues};
 
 #[cfg(test)]
 mod tests {

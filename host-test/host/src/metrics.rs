@@ -96,6 +96,7 @@ impl Metrics {
             instances_discarded: self.instances_discarded.load(Ordering::Relaxed),
             http: crate::Stats::default(),
             log_lines: Default::default(),
+            shared_values: Default::default(),
             http_by_status: Vec::new(),
         }
     }
@@ -151,6 +152,8 @@ pub struct Snapshot {
     pub http_by_status: Vec<(u16, u64)>,
     /// Lines the component logged, by level.
     pub log_lines: crate::guest_log::LogCounts,
+    /// How the instances' claims on shared values were answered.
+    pub shared_values: crate::shared_values::ShareStats,
 }
 
 impl Snapshot {
@@ -249,6 +252,22 @@ impl Snapshot {
             let _ = writeln!(
                 text,
                 "s3_driver_log_lines_total{{{base}level=\"{level}\"}} {n}"
+            );
+        }
+        family(
+            &mut text,
+            "shared_value_claims_total",
+            "counter",
+            "Claims on values the instances share (credentials, IP ranges), by answer.",
+        );
+        for (answer, n) in [
+            ("ready", self.shared_values.ready),
+            ("fetch", self.shared_values.fetch),
+            ("waited", self.shared_values.waited),
+        ] {
+            let _ = writeln!(
+                text,
+                "s3_driver_shared_value_claims_total{{{base}answer=\"{answer}\"}} {n}"
             );
         }
         text

@@ -476,3 +476,116 @@ async fn a_profile_assumes_its_role_with_its_source_profiles_keys() {
         other => panic!("expected invalid-config, got {:?}", other.map(|_| ())),
     }
 }
+
+/// One driver, sixteen instances under load: temporary credentials (from
+/// the container endpoint) and the CloudFront IP ranges are each fetched
+/// once per refresh for the whole driver, not once per instance.
+#[tokio::test(flavor = "multi_thread")]
+async fn sixteen_instances_fetch_credentials_and_ip_ranges_once_per_refresh() {
+    // How long both values stay usable: credentials past the 5-minute
+    // refresh margin, the ranges by `updatefrequency`.
+    const LIFETIME: u64 = 6;
+    const INSTANCES: usize = 16;
+    let server = EmbeddedS3::start_temp().await.unwrap();
+    let (ak, sk) = (
+        server.access_key().to_owned(),
+        s3_driver_kit::s3_server::DEFAULT_SECRET_KEY,
+    );
+    let (endpoint, credential_fetches) = fake(move |_, _, _, _| {
+        // The expiry is counted from each fetch.
+        let expiration = iso(300 + LIFETIME as i64);
+        let body = format!(
+            r#"{{"AccessKeyId":"{ak}","SecretAccessKey":"{sk}","Token":"t","Expiration":"{expiration}"}}"#
+        );
+        (200, body)
+    })
+    .await;
+    let (ranges_url, range_fetches) = fake(|_, _, _, _| {
+        (
+            200,
+            r#"{"prefixes":[{"ip_prefix":"192.168.0.0/24","region":"us-east-1"}],"ipv6_prefixes":[]}"#
+                .into(),
+        )
+    })
+    .await;
+    let key = format!(
+        "{}/../../testdata/cloudfront/cloudfront-pkcs1.pem",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let option = |k: &str, v: &str| s3_driver_host::Parameter {
+        key: k.into(),
+        value: text(v),
+    };
+    let middleware = vec![s3_driver_host::Middleware {
+        name: "cloudfront".into(),
+        options: vec![
+            option("baseurl", "d111111abcdef8.cloudfront.net"),
+            option("privatekey", &key),
+            option("keypairid", "K2JCJMDEHXQW5F"),
+            option("ipfilteredby", "aws"),
+            option("iprangesurl", &format!("{ranges_url}/ip-ranges.json")),
+            option("updatefrequency", &format!("{LIFETIME}s")),
+        ],
+    }];
+    let vars = env(&[(
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+        &format!("{endpoint}/v1/credentials"),
+    )]);
+    let params = keyless(&server);
+    let allow =
+        Allowlist::for_config(&params, &middleware).with_credential_endpoints(&params, &vars);
+    let grants = Grants {
+        env: vars.clone(),
+        ..Grants::default()
+    };
+    let limits = s3_driver_host::Limits {
+        max_instances: INSTANCES,
+        ..Default::default()
+    };
+    let d = Driver::open_with_limits(
+        &RUNTIME,
+        &params,
+        &middleware,
+        OutgoingPolicy::new(allow),
+        &grants,
+        limits,
+    )
+    .await
+    .unwrap();
+    // 64 calls at once: each writes (credentials) and asks for a redirect
+    // (the IP filter), so every instance needs both values.
+    let wave = |round: u32| {
+        let d = d.clone();
+        async move {
+            let calls = (0..64).map(|i| {
+                let d = d.clone();
+                async move {
+                    let path = format!("/shared/{round}/{i}");
+                    d.put_content(&path, b"x").await.unwrap();
+                    let outside = s3_driver_host::RedirectRequest {
+                        method: "GET".into(),
+                        remote_addr: "10.0.0.1".into(),
+                        forwarded_for: None,
+                        real_ip: None,
+                    };
+                    let url = d.redirect_url(&outside, &path).await.unwrap().unwrap();
+                    assert!(url.contains("cloudfront.net"), "{url}");
+                }
+            });
+            futures::future::join_all(calls).await;
+        }
+    };
+    let fetches = || {
+        (
+            credential_fetches.lock().unwrap().len(),
+            range_fetches.lock().unwrap().len(),
+        )
+    };
+    wave(0).await;
+    assert_eq!(d.metrics().instances_created as usize, INSTANCES);
+    assert_eq!(fetches(), (1, 1), "(credential, IP-range) fetches");
+    // Both values expire; the next load refreshes each once.
+    tokio::time::sleep(std::time::Duration::from_secs(LIFETIME + 1)).await;
+    wave(1).await;
+    assert_eq!(fetches(), (2, 2), "(credential, IP-range) fetches");
+}

@@ -111,7 +111,13 @@ pub async fn run(params: &[(String, ConfigValue)], rounds: usize) -> anyhow::Res
     for _ in 0..rounds {
         let started = Instant::now();
         let i = runtime
-            .instantiate(policy.clone(), &grants, &limits, Default::default())
+            .instantiate(
+                policy.clone(),
+                &grants,
+                &limits,
+                Default::default(),
+                Default::default(),
+            )
             .await?;
         inst.push(started.elapsed());
         drop(i);

@@ -154,6 +154,7 @@ impl Driver {
     pub fn metrics(&self) -> Snapshot {
         let mut s = self.shared.metrics.snapshot();
         s.log_lines = self.shared.log.counts();
+        s.shared_values = self.shared.shared_values.stats();
         s.http = self.shared.policy.stats();
         s.http_by_status = self.shared.policy.responses_by_status();
         s

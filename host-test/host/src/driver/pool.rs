@@ -18,6 +18,7 @@ use crate::metrics::Metrics;
 use crate::outgoing::OutgoingPolicy;
 use crate::runtime::store::{Instance, arm_deadline};
 use crate::runtime::{Grants, Limits, Runtime, Version};
+use crate::shared_values::SharedValues;
 use crate::{ConfigValue, DriverError, Middleware};
 use s3_storage_driver::cloudfront::check_private_key;
 use s3_storage_driver::error::Error as CoreError;
@@ -45,6 +46,8 @@ pub(crate) struct Shared {
     pub(crate) metrics: Metrics,
     /// The log every instance of this driver writes to.
     pub(crate) log: GuestLog,
+    /// What its instances fetch once for all of them.
+    pub(crate) shared_values: SharedValues,
 }
 
 /// An instance checked out of the pool. Dropping it returns the instance,
@@ -216,6 +219,7 @@ async fn new_slot(shared: &Shared) -> CallResult<Slot> {
             &shared.grants,
             &shared.limits,
             shared.log.clone(),
+            shared.shared_values.clone(),
         )
         .await
         .map_err(CallError::host)?;
@@ -338,6 +342,7 @@ impl Shared {
             warnings: Vec::new(),
             metrics: Metrics::default(),
             log: GuestLog::default(),
+            shared_values: SharedValues::default(),
         };
         let mut first = new_slot(&shared).await?;
         let outcome = tokio::time::timeout(

@@ -24,6 +24,7 @@ pub use version::{DRIVER_EXPORT, Prepared, SwapReport, Version};
 
 use crate::guest_log::GuestLog;
 use crate::outgoing::OutgoingPolicy;
+use crate::shared_values::SharedValues;
 pub use store::Instance;
 use store::{Executor, new_store};
 use version::{digest, load};
@@ -81,6 +82,11 @@ impl Runtime {
             |s| s,
         )
         .map_err(anyhow::Error::from)?;
+        crate::bindings::registry::storage::shared::add_to_linker::<_, HasSelf<HostState>>(
+            &mut linker,
+            |s| s,
+        )
+        .map_err(anyhow::Error::from)?;
         let (version, _) = load(&engine, &linker, cache.as_ref(), bytes, 0)?;
         Ok(Self {
             inner: Arc::new(RuntimeInner {
@@ -107,7 +113,7 @@ impl Runtime {
     /// walkers already running finish on the old version. The new component
     /// is compiled (or taken from the cache), linked and instantiated once
     /// first: a component that does not implement `registry:storage/driver`
-    /// `@0.3.x` is refused and the old version keeps serving. Traffic is
+    /// `@0.4.x` is refused and the old version keeps serving. Traffic is
     /// never paused: until the final switch, new calls use the old version.
     pub fn swap(&self, bytes: &[u8]) -> anyhow::Result<SwapReport> {
         let started = Instant::now();
@@ -201,15 +207,17 @@ impl Runtime {
 
     /// A fresh instance of the current version whose HTTP goes through
     /// `policy`, whose WASI world is what `grants` allows, whose memory is
-    /// capped by `limits` and whose log lines go to `log` (to measure
-    /// instantiation, or to warm the pooling allocator; drivers instantiate
-    /// their own).
+    /// capped by `limits`, whose log lines go to `log` and which shares
+    /// fetched values through `shared` with the instances given the same
+    /// table (to measure instantiation, or to warm the pooling allocator;
+    /// drivers instantiate their own).
     pub async fn instantiate(
         &self,
         policy: OutgoingPolicy,
         grants: &Grants,
         limits: &Limits,
         log: GuestLog,
+        shared: SharedValues,
     ) -> anyhow::Result<Instance> {
         let version = self.current();
         let mut store = new_store(
@@ -218,6 +226,7 @@ impl Runtime {
             grants,
             limits,
             log,
+            shared,
             Executor::Tokio,
         )?;
         let bindings = version

@@ -20,6 +20,7 @@ use super::version::Version;
 use crate::bindings::StorageDriver;
 use crate::guest_log::GuestLog;
 use crate::outgoing::OutgoingPolicy;
+use crate::shared_values::{InstanceShare, SharedValues};
 
 /// Per-instance limits of a driver.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -92,10 +93,12 @@ pub(crate) fn new_store(
     grants: &Grants,
     limits: &Limits,
     log: GuestLog,
+    shared: SharedValues,
     executor: Executor,
 ) -> anyhow::Result<Store<HostState>> {
     let state = HostState {
         log,
+        share: InstanceShare::new(shared),
         wasi: wasi_ctx(grants)?,
         http: WasiHttpCtx::new(),
         table: ResourceTable::new(),
@@ -160,6 +163,8 @@ pub struct Grants {
 pub struct HostState {
     /// Where the guest's log lines go.
     pub(crate) log: GuestLog,
+    /// The driver's shared values, as this instance sees them.
+    pub(crate) share: InstanceShare,
     wasi: WasiCtx,
     http: WasiHttpCtx,
     table: ResourceTable,

@@ -13,9 +13,10 @@ use super::store::{Executor, Grants, HostState, Limits, new_store};
 use crate::bindings::StorageDriverPre;
 use crate::guest_log::GuestLog;
 use crate::outgoing::{Allowlist, OutgoingPolicy};
+use crate::shared_values::SharedValues;
 
 /// The WIT export every loadable component must have.
-pub const DRIVER_EXPORT: &str = "registry:storage/driver@0.3.0";
+pub const DRIVER_EXPORT: &str = "registry:storage/driver@0.4.0";
 
 /// One loaded build of the component. Instances keep their version alive, so
 /// an old version is freed when its last instance is.
@@ -117,6 +118,7 @@ pub(super) fn load(
             &Grants::default(),
             &Limits::default(),
             GuestLog::default(),
+            SharedValues::default(),
             Executor::Plain,
         )?;
         let bindings = pre
