@@ -400,15 +400,20 @@ async fn a_presigned_url_never_outlives_the_credentials_that_signed_it() {
     );
 }
 
-/// A fake STS answering AssumeRole with the embedded server's keys when the
-/// request is signed with `signing_key` and carries the profile's options.
-async fn assume_role_sts(server: &EmbeddedS3, signing_key: &'static str) -> (String, Seen) {
+/// A fake STS answering AssumeRole with the embedded server's keys, valid
+/// `lifetime` seconds from each reply, when the request is signed with
+/// `signing_key` and carries the profile's options.
+async fn assume_role_sts(
+    server: &EmbeddedS3,
+    signing_key: &'static str,
+    lifetime: i64,
+) -> (String, Seen) {
     let (ak, sk) = (
         server.access_key().to_owned(),
         s3_driver_kit::s3_server::DEFAULT_SECRET_KEY,
     );
-    let expiration = iso(3600);
     fake(move |_, _, q, headers| {
+        let expiration = iso(lifetime);
         let auth = headers
             .get("authorization")
             .and_then(|v| v.to_str().ok())
@@ -438,18 +443,19 @@ async fn assume_role_sts(server: &EmbeddedS3, signing_key: &'static str) -> (Str
 #[tokio::test(flavor = "multi_thread")]
 async fn a_profile_assumes_its_role_with_its_source_profiles_keys() {
     let server = EmbeddedS3::start_temp().await.unwrap();
-    let (sts, seen) = assume_role_sts(&server, "AKIASOURCEPROFILE").await;
+    // Usable 3 s past the 5-minute refresh margin.
+    let (sts, seen) = assume_role_sts(&server, "AKIASOURCEPROFILE", 303).await;
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("config");
     let credentials = dir.path().join("credentials");
     std::fs::write(
         &config,
-        "[profile ci]\nrole_arn = arn:aws:iam::123456789012:role/ci\nsource_profile = base\nexternal_id = ext-42\nduration_seconds = 1800\nregion = us-east-2\n\n[profile proc]\ncredential_process = /usr/local/bin/creds\n",
+        "[profile ci]\nrole_arn = arn:aws:iam::123456789012:role/ci\nsource_profile = base\nexternal_id = ext-42\nduration_seconds = 1800\nregion = us-east-2\n\n[profile proc]\ncredential_process = /usr/local/bin/creds\n\n[profile stranger]\nrole_arn = arn:aws:iam::123456789012:role/ci\nsource_profile = other\nexternal_id = ext-42\nduration_seconds = 1800\nregion = us-east-2\n",
     )
     .unwrap();
     std::fs::write(
         &credentials,
-        "[base]\naws_access_key_id = AKIASOURCEPROFILE\naws_secret_access_key = source-secret\n",
+        "[base]\naws_access_key_id = AKIASOURCEPROFILE\naws_secret_access_key = source-secret\n\n[other]\naws_access_key_id = AKIAOTHER\naws_secret_access_key = other-secret\n",
     )
     .unwrap();
     let files = |profile: &str| {
@@ -465,6 +471,23 @@ async fn a_profile_assumes_its_role_with_its_source_profiles_keys() {
     d.put_content("/role", b"assumed").await.unwrap();
     assert_eq!(d.get_content("/role").await.unwrap(), b"assumed");
     assert_eq!(seen.lock().unwrap().len(), 1, "one AssumeRole, then cached");
+    // Past the margin the role is assumed again.
+    tokio::time::sleep(std::time::Duration::from_secs(4)).await;
+    assert_eq!(d.get_content("/role").await.unwrap(), b"assumed");
+    assert_eq!(seen.lock().unwrap().len(), 2, "refreshed once near expiry");
+    // STS refuses a role whose source keys it does not trust.
+    let d = open_env(&keyless(&server), &files("stranger"))
+        .await
+        .unwrap();
+    match d.get_content("/role").await {
+        Err(CallError::Driver(DriverError::AccessDenied(b))) => {
+            assert_eq!(
+                (b.status, b.operation.as_str()),
+                (403, "credentials (assume role)")
+            );
+        }
+        other => panic!("expected access-denied, got {other:?}"),
+    }
     // credential_process cannot run in the sandbox: refused at open, by name.
     match open_env(&keyless(&server), &files("proc")).await {
         Err(CallError::Driver(DriverError::InvalidConfig(m))) => {
