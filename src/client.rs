@@ -20,6 +20,7 @@ use crate::s3::error::from_reply;
 use crate::s3::request::{ListObjects, Requests};
 use crate::s3::xml::{self, ListBucketResult};
 use crate::sign::v4::Signer;
+use crate::sign::v4_streaming::{self, ChunkedBody};
 use crate::sign::{RequestSigner, v2};
 use crate::time::UtcDateTime;
 use crate::transport::{Body as _, Request, Response, Transport};
@@ -63,6 +64,9 @@ pub struct S3Client<T: Transport> {
     jitter: Cell<Jitter>,
     /// The SigV4 signer of the current credentials (with its day key).
     v4_signer: RefCell<Option<Rc<Signer>>>,
+    /// Set once the server answered an `aws-chunked` body with 501: from
+    /// then on signed bodies are hashed whole.
+    chunked_refused: Cell<bool>,
 }
 
 impl<T: Transport> S3Client<T> {
@@ -85,6 +89,7 @@ impl<T: Transport> S3Client<T> {
             transport,
             platform,
             v4_signer: RefCell::new(None),
+            chunked_refused: Cell::new(false),
         })
     }
 
@@ -160,13 +165,67 @@ impl<T: Transport> S3Client<T> {
     /// Marks `req` as attempt `attempt` of the retry policy (the AWS SDKs'
     /// `amz-sdk-request` header, which hosts count) and signs it for `body`.
     pub fn stamp(&self, req: &mut Request, body: &[u8], attempt: u32) -> Result<()> {
+        self.mark_attempt(req, attempt);
+        let now = self.platform.now();
+        self.signer()?.sign_request(now, req, body);
+        Ok(())
+    }
+
+    fn mark_attempt(&self, req: &mut Request, attempt: u32) {
         req.header(
             "amz-sdk-request",
             format!("attempt={attempt}; max={}", self.config.retry.max_attempts),
         );
-        let now = self.platform.now();
-        self.signer()?.sign_request(now, req, body);
-        Ok(())
+    }
+
+    /// Whether `body` goes out in signed chunks (`streamingsignature`): a
+    /// SigV4-signed body large enough to gain, with no integrity header
+    /// (those are computed over the whole body first anyway), to a server
+    /// that has not refused the encoding.
+    fn sends_chunked(&self, req: &Request, body: &[u8]) -> bool {
+        self.config.streaming_signature
+            && self.config.v4_auth
+            && !self.chunked_refused.get()
+            && body.len() >= v4_streaming::MIN_BODY
+            && self.config.payload_signing.signs(req.secure)
+            && !req
+                .headers
+                .iter()
+                .any(|(k, _)| k == "content-md5" || k.starts_with("x-amz-checksum-"))
+    }
+
+    /// Signs `req` with a seed signature and sends `body` in signed chunks,
+    /// each hashed while the host sends the one before. `None` when the
+    /// server refused the encoding (501): the caller sends it whole.
+    fn send_chunked(
+        &self,
+        req: &Request,
+        body: &[u8],
+        attempt: u32,
+    ) -> Result<Option<Response<T::Body>>> {
+        let RequestSigner::V4(signer) = self.signer()? else {
+            return Ok(None);
+        };
+        let mut req = req.clone();
+        self.mark_attempt(&mut req, attempt);
+        let chunk = v4_streaming::CHUNK_SIZE;
+        // AWS documents the header and strips it from the object; other
+        // servers may store it.
+        let on_aws = self.config.region_endpoint.is_none();
+        let chunks =
+            signer.sign_streaming(self.platform.now(), &mut req, (body.len(), chunk), on_aws);
+        let resp = self
+            .transport
+            .send_pieces(&req, &mut ChunkedBody::new(body, chunk, chunks))?;
+        if resp.status != 501 {
+            return Ok(Some(resp));
+        }
+        self.chunked_refused.set(true);
+        self.platform.log(
+            LogLevel::Warn,
+            "the server does not implement aws-chunked bodies (501): signed bodies are hashed whole from now on",
+        );
+        Ok(None)
     }
 
     /// The start of an attempt's log line, when `loglevel` asks for them.
@@ -206,6 +265,11 @@ impl<T: Transport> S3Client<T> {
 
     /// Signs and sends once.
     fn send_once(&self, req: &Request, body: &[u8], attempt: u32) -> Result<Response<T::Body>> {
+        if self.sends_chunked(req, body)
+            && let Some(resp) = self.send_chunked(req, body, attempt)?
+        {
+            return Ok(resp);
+        }
         let mut req = req.clone();
         self.stamp(&mut req, body, attempt)?;
         self.transport.send(&req, body)

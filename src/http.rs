@@ -18,7 +18,7 @@ use std::rc::Rc;
 
 use crate::classify::NetworkFailure;
 use crate::error::{Error, Result};
-use crate::transport::{Body, Request, Response, Timeouts, Transport};
+use crate::transport::{Body, BodyPiece, Request, Response, Timeouts, Transport};
 
 /// The `wasi:http` transport.
 #[derive(Debug, Default, Clone, Copy)]
@@ -80,8 +80,26 @@ fn stream_failure(e: StreamError, what: &str) -> Error {
     }
 }
 
-/// Writes all of `data`, waiting for the host to accept each piece.
+/// Writes all of `data`, waiting for the host to accept each piece, then
+/// waits until the host has sent it.
 fn write_all(out: &OutputStream, data: &[u8]) -> std::result::Result<(), StreamError> {
+    hand_over(out, data)?;
+    flushed(out)
+}
+
+/// Waits until the host has sent everything written to `out`.
+fn flushed(out: &OutputStream) -> std::result::Result<(), StreamError> {
+    match out.blocking_flush() {
+        // Every byte was accepted; the host may already have sent them all
+        // (Content-Length reached) and closed its end.
+        Err(StreamError::Closed) => Ok(()),
+        other => other,
+    }
+}
+
+/// Hands all of `data` to the host as fast as it takes it, without waiting
+/// for it to be sent: the caller's next work overlaps with the sending.
+fn hand_over(out: &OutputStream, data: &[u8]) -> std::result::Result<(), StreamError> {
     let mut offset = 0;
     while offset < data.len() {
         let room = loop {
@@ -95,12 +113,7 @@ fn write_all(out: &OutputStream, data: &[u8]) -> std::result::Result<(), StreamE
         out.write(&data[offset..end])?;
         offset = end;
     }
-    match out.blocking_flush() {
-        // Every byte was accepted; the host may already have sent them all
-        // (Content-Length reached) and closed its end.
-        Err(StreamError::Closed) => Ok(()),
-        other => other,
-    }
+    Ok(())
 }
 
 fn method(m: &str) -> Method {
@@ -186,9 +199,16 @@ impl WasiHttp {
             fields.push(("content-length".into(), body_len.to_string().into_bytes()));
         }
         let headers = Fields::from_list(&fields).map_err(|e| {
+            // Name the header (never its value: it may be a signature).
+            let which = fields
+                .iter()
+                .find(|f| Fields::from_list(std::slice::from_ref(f)).is_err())
+                .map_or("headers (together)".to_owned(), |(k, _)| {
+                    format!("header {k}")
+                });
             Error::network(
                 NetworkFailure::Other,
-                format!("header refused by the host: {e:?}"),
+                format!("{which} refused by the host: {e:?}"),
             )
         })?;
         let outgoing = OutgoingRequest::new(headers);
@@ -310,6 +330,43 @@ impl Transport for WasiHttp {
         if let Some(out_body) = out_body {
             let stream = out_body.write().map_err(|_| refused("body stream"))?;
             if let Err(e) = write_all(&stream, body) {
+                write_error = Some(stream_failure(e, "sending the request body"));
+            }
+            drop(stream);
+            finished = OutgoingBody::finish(out_body, None);
+        }
+        future.subscribe().block();
+        self.finish(future, write_error, finished)
+    }
+
+    /// Each piece is made only once the host took the previous one, so the
+    /// guest hashes a chunk while the host sends the last.
+    fn send_pieces(
+        &self,
+        req: &Request,
+        pieces: &mut dyn Iterator<Item = BodyPiece<'_>>,
+    ) -> Result<Response<WasiBody>> {
+        let len = req
+            .headers
+            .iter()
+            .find(|(k, _)| k == "content-length")
+            .and_then(|(_, v)| v.parse().ok())
+            .unwrap_or(0);
+        let (future, out_body) = self.head(req, len)?;
+        let mut write_error = None;
+        let mut finished = Ok(());
+        if let Some(out_body) = out_body {
+            let stream = out_body.write().map_err(|_| refused("body stream"))?;
+            let send_all = || {
+                for p in pieces {
+                    hand_over(&stream, &p.head)?;
+                    hand_over(&stream, p.data)?;
+                    hand_over(&stream, p.tail)?;
+                }
+                flushed(&stream)
+            };
+            let sent = send_all();
+            if let Err(e) = sent {
                 write_error = Some(stream_failure(e, "sending the request body"));
             }
             drop(stream);

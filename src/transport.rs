@@ -68,6 +68,18 @@ impl<B> Response<B> {
     }
 }
 
+/// One piece of a request body made while the body is sent (a signed
+/// chunk): bytes of its own around bytes borrowed from the caller's body.
+#[derive(Debug)]
+pub struct BodyPiece<'a> {
+    /// Written first (a chunk's size and signature).
+    pub head: Vec<u8>,
+    /// The body's own bytes.
+    pub data: &'a [u8],
+    /// Written last.
+    pub tail: &'static [u8],
+}
+
 /// A response body.
 pub trait Body {
     /// Up to `max` next bytes; empty means the end.
@@ -126,6 +138,25 @@ pub trait Transport {
 
     /// Sends `request` with `body` and waits for the response head.
     fn send(&self, request: &Request, body: &[u8]) -> Result<Response<Self::Body>>;
+
+    /// Sends `request` with a body made of `pieces`, each produced only once
+    /// the host has taken the ones before it, so producing piece k+1 (hashing
+    /// and signing a chunk) overlaps with the host sending piece k. The
+    /// request's `content-length` header gives the body's total length.
+    /// This default gathers the pieces and sends them as one body.
+    fn send_pieces(
+        &self,
+        request: &Request,
+        pieces: &mut dyn Iterator<Item = BodyPiece<'_>>,
+    ) -> Result<Response<Self::Body>> {
+        let mut body = Vec::new();
+        for p in pieces {
+            body.extend_from_slice(&p.head);
+            body.extend_from_slice(p.data);
+            body.extend_from_slice(p.tail);
+        }
+        self.send(request, &body)
+    }
 
     /// A request under way, started by [`Self::begin`].
     type Pending;

@@ -179,6 +179,8 @@ keys! {
         "UploadPart requests a writer keeps in flight.";
     PayloadSigning "payloadsigning" Behaviour Rule::Choice { default: "auto", choices: PAYLOAD_SIGNING_MODES }, "`auto`",
         "When SigV4 hashes request bodies.";
+    StreamingSignature "streamingsignature" Behaviour Rule::Bool(true), "`true`",
+        "Signed bodies of 1 MiB or more go out aws-chunked, each chunk hashed while the previous one is sent.";
     ChecksumAlgorithm "checksumalgorithm" Behaviour Rule::Choice { default: "none", choices: CHECKSUM_ALGORITHMS }, "`none`",
         "Integrity header on every body: Content-MD5 or an x-amz-checksum-* value.";
     RootDirectory "rootdirectory" Behaviour Rule::Text, "`\"\"`",

@@ -55,6 +55,9 @@ pub struct Config {
     pub upload_max_concurrency: u64,
     /// When SigV4 hashes request bodies.
     pub payload_signing: PayloadSigning,
+    /// Signed bodies of [`crate::sign::v4_streaming::MIN_BODY`] or more go
+    /// out `aws-chunked` with chunk signatures.
+    pub streaming_signature: bool,
     /// The integrity header of request bodies.
     pub checksum: ChecksumAlgorithm,
     /// Key prefix for every path.
@@ -332,6 +335,7 @@ impl Config {
             multipart_copy_threshold_size: r.int(Key::MultipartCopyThresholdSize)?,
             upload_max_concurrency: r.int(Key::MultipartUploadMaxConcurrency)?,
             payload_signing: writes.payload_signing,
+            streaming_signature: r.flag(Key::StreamingSignature)?,
             checksum: writes.checksum,
             root_directory: r.text(Key::RootDirectory)?,
             storage_class: writes.storage_class,

@@ -3,6 +3,7 @@
 
 pub mod v2;
 pub mod v4;
+pub mod v4_streaming;
 
 use std::fmt;
 

@@ -10,6 +10,7 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
 use super::Credentials;
+use super::v4_streaming::{self, ChunkSigner, STREAMING_PAYLOAD};
 use crate::time::UtcDateTime;
 use crate::transport::Request;
 use crate::url::canonical_query;
@@ -18,7 +19,7 @@ use crate::url::canonical_query;
 pub const UNSIGNED_PAYLOAD: &str = "UNSIGNED-PAYLOAD";
 /// SHA-256 of the empty string.
 pub const EMPTY_SHA256: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
-const ALGORITHM: &str = "AWS4-HMAC-SHA256";
+pub(super) const ALGORITHM: &str = "AWS4-HMAC-SHA256";
 
 /// The parts of a request that a signature covers.
 #[derive(Debug, Clone)]
@@ -86,7 +87,7 @@ pub fn canonical_request(input: &CanonicalInput<'_>) -> (String, String) {
     (creq, signed)
 }
 
-fn hmac(key: &[u8], data: &[u8]) -> [u8; 32] {
+pub(super) fn hmac(key: &[u8], data: &[u8]) -> [u8; 32] {
     let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes any key length");
     mac.update(data);
     mac.finalize().into_bytes().into()
@@ -277,6 +278,74 @@ impl Signer {
             },
         );
         req.header("authorization", auth.authorization);
+    }
+
+    /// Signs an S3 request whose body of `len` bytes goes out `aws-chunked`
+    /// in signed chunks of `chunk` bytes ([`super::v4_streaming`]): adds the
+    /// length headers, `x-amz-date`, the session token if any and
+    /// `Authorization` (the seed signature), and returns the signer of the
+    /// chunks. With `declare_encoding` the request also says
+    /// `Content-Encoding: aws-chunked`, as AWS documents and strips again;
+    /// S3-compatible servers know the encoding from `x-amz-content-sha256`,
+    /// and some (radosgw, s3s) would keep that header on the object.
+    pub fn sign_streaming(
+        &self,
+        at: UtcDateTime,
+        req: &mut Request,
+        (len, chunk): (usize, usize),
+        declare_encoding: bool,
+    ) -> ChunkSigner {
+        // The encoded length replaces the body's own.
+        req.headers.retain(|(k, _)| k != "content-length");
+        if declare_encoding {
+            req.header("content-encoding", "aws-chunked");
+        }
+        req.header("x-amz-decoded-content-length", len.to_string());
+        req.header(
+            "content-length",
+            v4_streaming::encoded_length(len, chunk).to_string(),
+        );
+        req.header("x-amz-date", at.amz_date());
+        req.header("x-amz-content-sha256", STREAMING_PAYLOAD);
+        if let Some(token) = self.credentials.session_token() {
+            req.header("x-amz-security-token", token);
+        }
+        let mut signed = vec![("host".to_owned(), req.authority.clone())];
+        signed.extend(
+            req.headers
+                .iter()
+                .filter(|(k, _)| k != "user-agent" && k != "content-length")
+                .cloned(),
+        );
+        let auth = self.authorize(
+            at,
+            &CanonicalInput {
+                method: req.method,
+                path: &req.path,
+                query: &req.query,
+                headers: &signed,
+                payload_hash: STREAMING_PAYLOAD,
+            },
+        );
+        let seed = auth
+            .authorization
+            .rsplit_once("Signature=")
+            .map(|(_, s)| s.to_owned())
+            .unwrap_or_default();
+        req.header("authorization", auth.authorization);
+        self.chunk_signer(at, seed)
+    }
+
+    /// The signer of the chunks after the seed signature `seed` of a
+    /// request made at `at`.
+    pub fn chunk_signer(&self, at: UtcDateTime, seed: String) -> ChunkSigner {
+        let date = at.date_stamp();
+        ChunkSigner::new(
+            self.signing_key(&date),
+            at.amz_date(),
+            self.scope(&date),
+            seed,
+        )
     }
 
     /// The query parameters of a presigned URL valid for `expires_secs`,

@@ -13,13 +13,15 @@ use s3_driver_suite as common;
 
 use common::*;
 use s3_driver_host::{
-    Allowlist, CallError, ConfigValue, Driver, DriverError, OutgoingPolicy, RedirectRequest,
-    TlsOptions,
+    Allowlist, CallError, ConfigValue, Driver, DriverError, Fault, FaultRule, OutgoingPolicy,
+    RedirectRequest, TlsOptions,
 };
 use s3_driver_kit::EmbeddedS3;
 use s3_driver_kit::raw::RawS3;
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+/// How a body sent in signed chunks is announced.
+const STREAMING: &str = s3_storage_driver::sign::v4_streaming::STREAMING_PAYLOAD;
 
 fn ca() -> String {
     std::fs::read_to_string(format!("{ROOT}/../../testdata/tls/ca.pem")).unwrap()
@@ -115,6 +117,62 @@ async fn refusals(params: &[(String, ConfigValue)], require_request_id: bool, wh
     }
 }
 
+/// Signed bodies of 1 MiB or more go out `aws-chunked` with a signature
+/// per chunk (`streamingsignature`, on by default): the server stores the
+/// decoded body with no trace of the encoding, refuses a chunk changed
+/// after signing (nothing stored), and a server answering 501 gets
+/// whole-body hashes from then on.
+async fn streaming_signature(params: &[(String, ConfigValue)], what: &str) {
+    let d = open(params).await;
+    let raw = RawS3::from_params(params).unwrap();
+    let dir = format!("streaming-{}", std::process::id());
+    let data = bytes(3 * 1024 * 1024 + 12_345);
+    let chunked = |fault: Fault| FaultRule::every(fault).header("x-amz-content-sha256", STREAMING);
+
+    d.put_content(&format!("/{dir}/ok"), &data)
+        .await
+        .unwrap_or_else(|e| panic!("{what}: chunked put: {e}"));
+    let got = raw.get(&format!("{dir}/ok")).await.unwrap();
+    assert!(matches!(got.status, 200 | 206), "{what}: {}", got.status);
+    assert!(got.body == data, "{what}: the stored body differs");
+    assert!(
+        got.header("content-encoding")
+            .is_none_or(|e| !e.contains("aws-chunked")),
+        "{what}: the object kept the transfer encoding"
+    );
+
+    // Only a chunked request matches: its refusal proves the body went out
+    // in signed chunks, and that the server checks them.
+    d.policy()
+        .inject(chunked(Fault::CorruptRequestBody(300 * 1024)).method("PUT"));
+    match d.put_content(&format!("/{dir}/corrupt"), &data).await {
+        Err(CallError::Driver(DriverError::AccessDenied(b) | DriverError::Backend(b))) => {
+            println!("{what}: a changed chunk: {} {}", b.status, b.code);
+        }
+        other => panic!("{what}: expected a refusal, got {other:?}"),
+    }
+    assert!(d.stat(&format!("/{dir}/corrupt")).await.is_err(), "{what}");
+    d.policy().clear_faults();
+
+    d.policy().inject(chunked(Fault::Status {
+        status: 501,
+        code: "NotImplemented".into(),
+    }));
+    for name in ["fallback", "fallback-2"] {
+        d.put_content(&format!("/{dir}/{name}"), &data)
+            .await
+            .unwrap_or_else(|e| panic!("{what}: put after 501: {e}"));
+    }
+    assert_eq!(
+        d.metrics().log_lines.warn,
+        1,
+        "{what}: one 501, then whole-body hashes without trying again"
+    );
+    d.policy().clear_faults();
+    assert!(d.get_content(&format!("/{dir}/fallback-2")).await.unwrap() == data);
+    d.delete(&format!("/{dir}")).await.unwrap();
+}
+
 fn with(params: &[(String, ConfigValue)], v4: bool) -> Vec<(String, ConfigValue)> {
     let mut p = params.to_vec();
     p.push(("v4auth".into(), ConfigValue::Boolean(v4)));
@@ -160,6 +218,7 @@ async fn embedded_server_every_mode() {
         "s3s https signed",
     )
     .await;
+    streaming_signature(&http.params(), "s3s http").await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -180,4 +239,5 @@ async fn radosgw_every_mode() {
     }
     basic_operations(&payload(&http, "unsigned"), false, "radosgw http unsigned").await;
     basic_operations(&payload(&https, "signed"), false, "radosgw https signed").await;
+    streaming_signature(&http, "radosgw http").await;
 }

@@ -57,6 +57,8 @@ pub struct FaultRule {
     pub method: Option<String>,
     /// Only requests whose path and query contain this.
     pub path_contains: Option<String>,
+    /// Only requests carrying this header (name, exact value).
+    pub header: Option<(String, String)>,
     /// Only the n-th matching request; `None` for every one.
     pub nth: Option<u64>,
     /// What happens to it.
@@ -70,6 +72,7 @@ impl FaultRule {
         Self {
             method: None,
             path_contains: None,
+            header: None,
             nth: None,
             fault,
             seen: 0,
@@ -85,6 +88,13 @@ impl FaultRule {
     /// Only requests whose path and query contain `part`.
     pub fn path_contains(mut self, part: &str) -> Self {
         self.path_contains = Some(part.to_owned());
+        self
+    }
+
+    /// Only requests whose header `name` is `value` (an `aws-chunked`
+    /// body, a checksum algorithm).
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        self.header = Some((name.to_owned(), value.to_owned()));
         self
     }
 
@@ -108,6 +118,14 @@ impl FaultRule {
             .path_contains
             .as_deref()
             .is_some_and(|p| !pq.contains(p))
+        {
+            return None;
+        }
+        if let Some((name, value)) = &self.header
+            && request
+                .headers()
+                .get(name.as_str())
+                .is_none_or(|v| v.as_bytes() != value.as_bytes())
         {
             return None;
         }
