@@ -255,8 +255,14 @@ impl Signer {
         } else {
             UNSIGNED_PAYLOAD.to_owned()
         };
+        self.seal(at, req, &payload);
+    }
+
+    /// Adds `x-amz-date`, `x-amz-content-sha256: payload`, the session token
+    /// if any and `Authorization`; returns the signature.
+    fn seal(&self, at: UtcDateTime, req: &mut Request, payload: &str) -> String {
         req.header("x-amz-date", at.amz_date());
-        req.header("x-amz-content-sha256", payload.clone());
+        req.header("x-amz-content-sha256", payload);
         if let Some(token) = self.credentials.session_token() {
             req.header("x-amz-security-token", token);
         }
@@ -274,10 +280,16 @@ impl Signer {
                 path: &req.path,
                 query: &req.query,
                 headers: &signed,
-                payload_hash: &payload,
+                payload_hash: payload,
             },
         );
+        let signature = auth
+            .authorization
+            .rsplit_once("Signature=")
+            .map(|(_, s)| s.to_owned())
+            .unwrap_or_default();
         req.header("authorization", auth.authorization);
+        signature
     }
 
     /// Signs an S3 request whose body of `len` bytes goes out `aws-chunked`
@@ -305,34 +317,7 @@ impl Signer {
             "content-length",
             v4_streaming::encoded_length(len, chunk).to_string(),
         );
-        req.header("x-amz-date", at.amz_date());
-        req.header("x-amz-content-sha256", STREAMING_PAYLOAD);
-        if let Some(token) = self.credentials.session_token() {
-            req.header("x-amz-security-token", token);
-        }
-        let mut signed = vec![("host".to_owned(), req.authority.clone())];
-        signed.extend(
-            req.headers
-                .iter()
-                .filter(|(k, _)| k != "user-agent" && k != "content-length")
-                .cloned(),
-        );
-        let auth = self.authorize(
-            at,
-            &CanonicalInput {
-                method: req.method,
-                path: &req.path,
-                query: &req.query,
-                headers: &signed,
-                payload_hash: STREAMING_PAYLOAD,
-            },
-        );
-        let seed = auth
-            .authorization
-            .rsplit_once("Signature=")
-            .map(|(_, s)| s.to_owned())
-            .unwrap_or_default();
-        req.header("authorization", auth.authorization);
+        let seed = self.seal(at, req, STREAMING_PAYLOAD);
         self.chunk_signer(at, seed)
     }
 
@@ -386,4 +371,4 @@ impl Signer {
 
 #[cfg(test)]
 #[path = "v4_vectors.rs"]
-mod tests;
+pub(crate) mod tests;

@@ -126,23 +126,13 @@ impl<'a> Iterator for ChunkedBody<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sign::Credentials;
-    use crate::sign::v4::{CanonicalInput, Signer};
+    use crate::sign::v4::CanonicalInput;
     use crate::time::UtcDateTime;
 
     /// The S3 documentation's chunked upload: 66560 bytes of `a` in 64 KiB
-    /// chunks, AKIAIOSFODNN7EXAMPLE, 2013-05-24, us-east-1.
-    fn doc_signer() -> Signer {
-        Signer::new(
-            Credentials::new(
-                "AKIAIOSFODNN7EXAMPLE".into(),
-                "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY".into(),
-                None,
-            ),
-            "us-east-1",
-            "s3",
-        )
-    }
+    /// chunks, with the documentation's signer (AKIAIOSFODNN7EXAMPLE,
+    /// us-east-1).
+    use crate::sign::v4::tests::s3_doc_signer as doc_signer;
 
     const SEED: &str = "4f232c4386841ef735655705268965c44a0e4690baa4adea153f7db9fa80a0a9";
 

@@ -289,7 +289,7 @@ fn aws_sigv4_test_suite_session_token_header() {
 }
 
 /// The S3 documentation's examples (AKIAIOSFODNN7EXAMPLE, 2013-05-24, examplebucket).
-fn s3_doc_signer() -> Signer {
+pub(crate) fn s3_doc_signer() -> Signer {
     Signer::new(
         Credentials::new(
             "AKIAIOSFODNN7EXAMPLE".into(),
