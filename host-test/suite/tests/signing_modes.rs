@@ -154,6 +154,21 @@ async fn streaming_signature(params: &[(String, ConfigValue)], what: &str) {
     assert!(d.stat(&format!("/{dir}/corrupt")).await.is_err(), "{what}");
     d.policy().clear_faults();
 
+    // The connection breaks mid-body once: the retry signs and sends the
+    // chunks anew, and the object is whole.
+    d.policy()
+        .inject(chunked(Fault::ResetRequestAfter(500 * 1024)).nth(1));
+    let retries = d.http_stats().retries;
+    d.put_content(&format!("/{dir}/reset"), &data)
+        .await
+        .unwrap_or_else(|e| panic!("{what}: put after a reset: {e}"));
+    d.policy().clear_faults();
+    assert_eq!(d.http_stats().retries, retries + 1, "{what}: one retry");
+    assert!(
+        d.get_content(&format!("/{dir}/reset")).await.unwrap() == data,
+        "{what}: the retried body differs"
+    );
+
     d.policy().inject(chunked(Fault::Status {
         status: 501,
         code: "NotImplemented".into(),
