@@ -170,6 +170,18 @@ pub(super) fn instance_metadata<T: Transport>(
         .filter(|r| !r.is_empty())
         .ok_or_else(|| Error::MalformedResponse(format!("{op}: no instance role")))?
         .to_owned();
+    // It becomes part of a path: anything but an IAM role name (a captive
+    // portal's page) is a reply we cannot use, not a request to try.
+    let role_name = |r: &str| {
+        r.len() <= 64
+            && r.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"+=,.@_-".contains(&b))
+    };
+    if !role_name(&role) {
+        return Err(Error::MalformedResponse(format!(
+            "{op}: the role list does not name an IAM role"
+        )));
+    }
     let body = get(&format!(
         "/latest/meta-data/iam/security-credentials/{role}"
     ))?;

@@ -612,3 +612,129 @@ async fn sixteen_instances_fetch_credentials_and_ip_ranges_once_per_refresh() {
     wave(1).await;
     assert_eq!(fetches(), (2, 2), "(credential, IP-range) fetches");
 }
+
+/// Every fetched source types its failures the same way: a closed port is
+/// `network`, a reply that is not the wire format is `malformed-response`
+/// naming the source, for web identity, the instance metadata service and
+/// a profile's assumed role (the container endpoint has its own test).
+#[tokio::test(flavor = "multi_thread")]
+async fn every_source_types_an_unreachable_endpoint_and_a_malformed_reply() {
+    let server = EmbeddedS3::start_temp().await.unwrap();
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://127.0.0.1:{}", l.local_addr().unwrap().port())
+    };
+    let (garbage, _) = fake(|_, _, _, _| (200, "<html>captive portal</html>".into())).await;
+    let dir = tempfile::tempdir().unwrap();
+    let token_file = dir.path().join("token");
+    std::fs::write(&token_file, "web-identity-token").unwrap();
+    let config = dir.path().join("config");
+    std::fs::write(
+        &config,
+        "[profile role]\nrole_arn = arn:aws:iam::123456789012:role/ci\nsource_profile = base\n",
+    )
+    .unwrap();
+    let credentials = dir.path().join("credentials");
+    std::fs::write(
+        &credentials,
+        "[base]\naws_access_key_id = AKIABASE\naws_secret_access_key = base-secret\n",
+    )
+    .unwrap();
+    let sources = |endpoint: &str| {
+        [
+            ("web identity", web_identity_env(&token_file, endpoint)),
+            (
+                "instance metadata",
+                env(&[("AWS_EC2_METADATA_SERVICE_ENDPOINT", endpoint)]),
+            ),
+            (
+                "assume role",
+                env(&[
+                    ("AWS_CONFIG_FILE", config.to_str().unwrap()),
+                    ("AWS_SHARED_CREDENTIALS_FILE", credentials.to_str().unwrap()),
+                    ("AWS_PROFILE", "role"),
+                    ("AWS_ENDPOINT_URL_STS", endpoint),
+                ]),
+            ),
+        ]
+    };
+    for (source, vars) in sources(&closed) {
+        let d = open_env(&keyless(&server), &vars).await.unwrap();
+        match d.get_content("/x").await {
+            Err(CallError::Driver(DriverError::Network(_))) => {}
+            other => panic!("{source} unreachable: expected network, got {other:?}"),
+        }
+    }
+    for (source, vars) in sources(&garbage) {
+        let d = open_env(&keyless(&server), &vars).await.unwrap();
+        match d.get_content("/x").await {
+            Err(CallError::Driver(DriverError::MalformedResponse(m))) => {
+                assert!(m.contains(&format!("credentials ({source})")), "{m}")
+            }
+            other => panic!("{source} malformed: expected malformed-response, got {other:?}"),
+        }
+    }
+}
+
+/// IMDSv2 credentials are fetched again once inside the refresh margin,
+/// with a fresh session token; a token the service refuses is access-denied.
+#[tokio::test(flavor = "multi_thread")]
+async fn imds_credentials_refresh_near_expiry_and_a_refused_token_is_access_denied() {
+    let server = EmbeddedS3::start_temp().await.unwrap();
+    let (ak, sk) = (
+        server.access_key().to_owned(),
+        s3_driver_kit::s3_server::DEFAULT_SECRET_KEY,
+    );
+    let refuse = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let r = refuse.clone();
+    let (imds, seen) = fake(move |method, path, _q, headers| {
+        let refused = r.load(std::sync::atomic::Ordering::SeqCst);
+        let token_ok = !refused
+            && headers
+                .get("x-aws-ec2-metadata-token")
+                .is_some_and(|v| v == "IMDS-TOKEN");
+        match (method, path) {
+            ("PUT", "/latest/api/token") => (200, "IMDS-TOKEN".into()),
+            ("GET", "/latest/meta-data/iam/security-credentials/") if token_ok => {
+                (200, "node".into())
+            }
+            ("GET", "/latest/meta-data/iam/security-credentials/node") if token_ok => (
+                200,
+                // Usable 3 s past the 5-minute margin, counted from each fetch.
+                format!(
+                    r#"{{"Code":"Success","AccessKeyId":"{ak}","SecretAccessKey":"{sk}","Token":"t","Expiration":"{}"}}"#,
+                    iso(303)
+                ),
+            ),
+            _ => (401, String::new()),
+        }
+    })
+    .await;
+    let fetches = || {
+        seen.lock()
+            .unwrap()
+            .iter()
+            .filter(|(_, p, _, _)| p.ends_with("/node"))
+            .count()
+    };
+    let d = open_env(
+        &keyless(&server),
+        &env(&[("AWS_EC2_METADATA_SERVICE_ENDPOINT", &imds)]),
+    )
+    .await
+    .unwrap();
+    d.put_content("/imds", b"x").await.unwrap();
+    d.get_content("/imds").await.unwrap();
+    assert_eq!(fetches(), 1, "cached while usable");
+    tokio::time::sleep(std::time::Duration::from_secs(4)).await;
+    d.get_content("/imds").await.unwrap();
+    assert_eq!(fetches(), 2, "fetched again inside the margin");
+    refuse.store(true, std::sync::atomic::Ordering::SeqCst);
+    tokio::time::sleep(std::time::Duration::from_secs(4)).await;
+    match d.get_content("/imds").await {
+        Err(CallError::Driver(DriverError::AccessDenied(b))) => {
+            assert_eq!(b.status, 401, "{b:?}");
+        }
+        other => panic!("expected access-denied, got {other:?}"),
+    }
+}
