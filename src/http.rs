@@ -247,6 +247,29 @@ impl WasiHttp {
         Ok((future, out_body))
     }
 
+    /// Sends the head of a request whose body is `len` bytes, lets `write`
+    /// hand the body to the host, ends it and waits for the reply.
+    fn send_with(
+        &self,
+        req: &Request,
+        len: usize,
+        write: impl FnOnce(&OutputStream) -> std::result::Result<(), StreamError>,
+    ) -> Result<Response<WasiBody>> {
+        let (future, out_body) = self.head(req, len)?;
+        let mut write_error = None;
+        let mut finished = Ok(());
+        if let Some(out_body) = out_body {
+            let stream = out_body.write().map_err(|_| refused("body stream"))?;
+            if let Err(e) = write(&stream) {
+                write_error = Some(stream_failure(e, "sending the request body"));
+            }
+            drop(stream);
+            finished = OutgoingBody::finish(out_body, None);
+        }
+        future.subscribe().block();
+        self.finish(future, write_error, finished)
+    }
+
     /// Collects the reply of a request whose future is ready.
     fn finish(
         &self,
@@ -324,19 +347,7 @@ impl Transport for WasiHttp {
     /// Writes the body straight from the caller's slice, so a large
     /// `put-content` is never copied.
     fn send(&self, req: &Request, body: &[u8]) -> Result<Response<WasiBody>> {
-        let (future, out_body) = self.head(req, body.len())?;
-        let mut write_error = None;
-        let mut finished = Ok(());
-        if let Some(out_body) = out_body {
-            let stream = out_body.write().map_err(|_| refused("body stream"))?;
-            if let Err(e) = write_all(&stream, body) {
-                write_error = Some(stream_failure(e, "sending the request body"));
-            }
-            drop(stream);
-            finished = OutgoingBody::finish(out_body, None);
-        }
-        future.subscribe().block();
-        self.finish(future, write_error, finished)
+        self.send_with(req, body.len(), |stream| write_all(stream, body))
     }
 
     /// Each piece is made only once the host took the previous one, so the
@@ -352,28 +363,14 @@ impl Transport for WasiHttp {
             .find(|(k, _)| k == "content-length")
             .and_then(|(_, v)| v.parse().ok())
             .unwrap_or(0);
-        let (future, out_body) = self.head(req, len)?;
-        let mut write_error = None;
-        let mut finished = Ok(());
-        if let Some(out_body) = out_body {
-            let stream = out_body.write().map_err(|_| refused("body stream"))?;
-            let send_all = || {
-                for p in pieces {
-                    hand_over(&stream, &p.head)?;
-                    hand_over(&stream, p.data)?;
-                    hand_over(&stream, p.tail)?;
-                }
-                flushed(&stream)
-            };
-            let sent = send_all();
-            if let Err(e) = sent {
-                write_error = Some(stream_failure(e, "sending the request body"));
+        self.send_with(req, len, |stream| {
+            for p in pieces {
+                hand_over(stream, &p.head)?;
+                hand_over(stream, p.data)?;
+                hand_over(stream, p.tail)?;
             }
-            drop(stream);
-            finished = OutgoingBody::finish(out_body, None);
-        }
-        future.subscribe().block();
-        self.finish(future, write_error, finished)
+            flushed(stream)
+        })
     }
 
     fn begin(&self, req: &Request, data: Rc<Vec<u8>>) -> Result<Pending> {

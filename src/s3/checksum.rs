@@ -10,18 +10,15 @@ use md5::{Digest as _, Md5};
 
 use crate::config::ChecksumAlgorithm;
 
-/// CRC tables of a reflected polynomial, built at compile time.
+/// CRC tables of a reflected polynomial, built at compile time. A 32-bit
+/// polynomial's table is the 64-bit computation's low half: shifting right
+/// never brings a high bit in.
 const fn table32(poly: u32) -> [u32; 256] {
+    let wide = table64(poly as u64);
     let mut t = [0u32; 256];
     let mut i = 0;
     while i < 256 {
-        let mut c = i as u32;
-        let mut k = 0;
-        while k < 8 {
-            c = if c & 1 != 0 { (c >> 1) ^ poly } else { c >> 1 };
-            k += 1;
-        }
-        t[i] = c;
+        t[i] = wide[i] as u32;
         i += 1;
     }
     t

@@ -387,13 +387,21 @@ mod tests {
         let r: ListPartsResult = parse(
             br#"<ListPartsResult><IsTruncated>true</IsTruncated><NextPartNumberMarker>2</NextPartNumberMarker>
 <Part><PartNumber>1</PartNumber><ETag>"a"</ETag><Size>5242880</Size></Part>
-<Part><PartNumber>2</PartNumber><ETag>"b"</ETag><Size>10</Size></Part></ListPartsResult>"#,
+<Part><PartNumber>2</PartNumber><ETag>"b"</ETag><Size>10</Size><ChecksumCRC32>AAAAAA==</ChecksumCRC32></Part></ListPartsResult>"#,
             "ListPartsResult",
             "parts",
         )
         .unwrap();
         assert_eq!(r.parts.len(), 2);
         assert_eq!(r.next_part_number_marker, Some(2));
+        // A part's checksum sits beside its numbers (serde's flatten cannot
+        // read it with quick-xml, hence the fields in each reply type).
+        assert_eq!(r.parts[0].checksum_crc32, None);
+        assert_eq!(r.parts[1].checksum_crc32.as_deref(), Some("AAAAAA=="));
+        assert_eq!(
+            PartChecksums::from(&r.parts[1]).checksum_crc32.as_deref(),
+            Some("AAAAAA==")
+        );
         let r: ListMultipartUploadsResult = parse(
             b"<ListMultipartUploadsResult><Upload><Key>k</Key><UploadId>u</UploadId></Upload><IsTruncated>false</IsTruncated></ListMultipartUploadsResult>",
             "ListMultipartUploadsResult",
