@@ -120,6 +120,15 @@ pub fn radosgw_params(endpoint_var: &str, bucket: &str) -> Vec<(String, ConfigVa
     ]
 }
 
+/// The parameters of a fresh bucket `name` on the radosgw `.ci/run`
+/// starts (plain HTTP), created first.
+pub async fn radosgw_bucket(name: &str) -> Vec<(String, ConfigValue)> {
+    let params = radosgw_params("RADOSGW_ENDPOINT", name);
+    let raw = s3_driver_kit::raw::RawS3::from_params(&params).unwrap();
+    raw.create_bucket().await.unwrap();
+    params
+}
+
 /// Text parameter.
 pub fn text(s: &str) -> ConfigValue {
     ConfigValue::Text(s.to_owned())

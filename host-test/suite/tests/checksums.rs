@@ -11,7 +11,6 @@ use s3_driver_suite as common;
 use common::*;
 use s3_driver_host::{CallError, ConfigValue, Driver, DriverError, Fault, FaultRule};
 use s3_driver_kit::EmbeddedS3;
-use s3_driver_kit::raw::RawS3;
 
 const PART: usize = 5 << 20;
 const ALGORITHMS: [&str; 5] = ["md5", "crc32", "crc32c", "sha256", "crc64nvme"];
@@ -119,11 +118,6 @@ async fn the_embedded_server_refuses_corrupted_bodies_for_every_algorithm() {
 #[ignore = "needs radosgw: set RADOSGW_ENDPOINT, RADOSGW_TLS_ENDPOINT, RADOSGW_ACCESS_KEY and RADOSGW_SECRET_KEY (.ci/run starts one) and run cargo test -- --include-ignored"]
 async fn radosgw_refuses_corrupted_bodies_for_the_algorithms_it_checks() {
     let bucket = format!("sums-{}", std::process::id());
-    let params = radosgw_params("RADOSGW_ENDPOINT", &bucket);
-    RawS3::from_params(&params)
-        .unwrap()
-        .create_bucket()
-        .await
-        .unwrap();
+    let params = radosgw_bucket(&bucket).await;
     corruption_is_caught("radosgw", params).await;
 }

@@ -183,14 +183,6 @@ async fn skopeo_copies_images_indexes_and_manifest_lists_in_and_out() {
     assert_eq!(sha256(&manifest), list.digest(), "the list byte for byte");
 }
 
-/// A fresh bucket on the radosgw `.ci/run` starts.
-async fn radosgw_bucket(name: &str) -> Vec<(String, ConfigValue)> {
-    let params = radosgw_params("RADOSGW_ENDPOINT", name);
-    let raw = s3_driver_kit::raw::RawS3::from_params(&params).unwrap();
-    raw.create_bucket().await.unwrap();
-    params
-}
-
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "needs radosgw, skopeo and docker-registry: Debian packages that .ci/run installs and starts; run cargo test -- --include-ignored"]
 async fn the_go_registry_and_this_one_serve_one_bucket_crosswise() {
@@ -331,22 +323,7 @@ async fn the_go_registry_and_this_one_serve_one_bucket_crosswise() {
         "{}",
         String::from_utf8_lossy(&second.body)
     );
-    let put = ours
-        .client
-        .send(
-            Method::PUT,
-            &OciClient::with_digest(&path, &digest),
-            &[],
-            full(Bytes::new()),
-        )
-        .await
-        .unwrap();
-    assert_eq!(
-        put.status,
-        StatusCode::CREATED,
-        "{}",
-        String::from_utf8_lossy(&put.body)
-    );
+    common::registry::close_upload(&ours.client, &path, &digest).await;
     assert_eq!(
         go_client
             .pull_blob_checked("x/mixed", &digest)

@@ -239,13 +239,8 @@ async fn embedded_server_every_mode() {
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "needs radosgw: RADOSGW_ENDPOINT (.ci/run starts one and passes --include-ignored)"]
 async fn radosgw_every_mode() {
-    let http = common::radosgw_params("RADOSGW_ENDPOINT", "signing-modes");
+    let http = common::radosgw_bucket("signing-modes").await;
     let https = common::radosgw_params("RADOSGW_TLS_ENDPOINT", "signing-modes");
-    RawS3::from_params(&http)
-        .unwrap()
-        .create_bucket()
-        .await
-        .unwrap();
     for v4 in [true, false] {
         let mode = if v4 { "SigV4" } else { "SigV2" };
         basic_operations(&with(&http, v4), true, &format!("radosgw http {mode}")).await;

@@ -137,11 +137,6 @@ async fn old_uploads_are_purged_and_live_ones_survive_on_the_embedded_server() {
 #[ignore = "needs radosgw: set RADOSGW_ENDPOINT, RADOSGW_TLS_ENDPOINT, RADOSGW_ACCESS_KEY and RADOSGW_SECRET_KEY (.ci/run starts one) and run cargo test -- --include-ignored"]
 async fn old_uploads_are_purged_and_live_ones_survive_on_radosgw() {
     let bucket = format!("uploads-{}", std::process::id());
-    let params = radosgw_params("RADOSGW_ENDPOINT", &bucket);
-    RawS3::from_params(&params)
-        .unwrap()
-        .create_bucket()
-        .await
-        .unwrap();
+    let params = radosgw_bucket(&bucket).await;
     the_old_uploads_go_and_the_live_one_stays(params).await;
 }
