@@ -149,7 +149,8 @@ impl<T: Transport> S3Client<T> {
                 _ => {
                     *cached = Some(Rc::new(
                         Signer::new(credentials, &self.config.region, "s3")
-                            .with_payload_signing(self.config.payload_signing),
+                            .with_payload_signing(self.config.payload_signing)
+                            .with_body_hasher(self.platform.body_hasher()),
                     ))
                 }
             }

@@ -5,8 +5,16 @@
 
 /// Each layer's top-level modules.
 pub const LAYERS: &[&[&str]] = &[
-    // Base: errors and their classification, time, URLs, durations.
-    &["classify", "duration", "error", "file_info", "time", "url"],
+    // Base: errors and their classification, time, URLs, durations, hashes.
+    &[
+        "classify",
+        "digest",
+        "duration",
+        "error",
+        "file_info",
+        "time",
+        "url",
+    ],
     // Seams: HTTP, the platform (clock, environment, files, log), retry policy.
     &["platform", "retry", "transport"],
     // Protocol pieces.

@@ -6,7 +6,8 @@
 //! file, the only `wasi:http` user. The layers below, bottom first (a module
 //! imports only modules of its own layer or lower ones):
 //!
-//! 1. base: `error` (with `classify`), `time`, `url`, `duration`, `file_info`
+//! 1. base: `error` (with `classify`), `time`, `url`, `duration`, `file_info`,
+//!    `digest`
 //! 2. seams: `transport` (HTTP), `platform` (clock, env, files, log), `retry`
 //! 3. protocol: `sign`, `config`, `path`, `s3`, `cloudfront`, `reader`
 //! 4. `credentials`, then `client` (one bucket: sign, send, retry, read)
@@ -15,6 +16,7 @@
 
 // Layer 1: base.
 pub mod classify;
+pub mod digest;
 pub mod duration;
 pub mod error;
 pub mod file_info;
@@ -242,6 +244,33 @@ impl Platform for WasiPlatform {
     fn release_shared(&self, key: &str) {
         bindings::registry::storage::shared::release(key);
     }
+
+    fn body_hasher(&self) -> crate::digest::BodyHasher {
+        sha256_by_host
+    }
+}
+
+/// Bodies at least this long are hashed by the host: below it the call's
+/// copy and crossing cost more than hashing in the guest saves.
+const HOST_HASH_MIN: usize = 4096;
+
+/// What one `update` hands the host: well under the 128 MiB wasmtime lets
+/// one call copy, and small enough that the host's copy stays cheap.
+const HOST_HASH_PIECE: usize = 8 << 20;
+
+/// SHA-256 by the host's `digest` import for large bodies, by the guest
+/// for small ones (and if a host answers with anything but 32 bytes).
+fn sha256_by_host(data: &[u8]) -> [u8; 32] {
+    if data.len() < HOST_HASH_MIN {
+        return crate::digest::sha256_in_guest(data);
+    }
+    let hash = bindings::registry::storage::digest::Sha256::new();
+    for piece in data.chunks(HOST_HASH_PIECE) {
+        hash.update(piece);
+    }
+    hash.finish()
+        .try_into()
+        .unwrap_or_else(|_| crate::digest::sha256_in_guest(data))
 }
 
 /// The exported `driver` resource; readers, writers and walkers share it.

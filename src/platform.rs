@@ -6,6 +6,7 @@
 
 use std::time::Duration;
 
+use crate::digest::{BodyHasher, sha256_in_guest};
 use crate::time::UtcDateTime;
 
 /// How much a log line matters; the driver's `loglevel` decides which are kept.
@@ -39,6 +40,11 @@ pub trait Platform {
     fn publish_shared(&self, key: &str, data: &[u8], expires: i64);
     /// Gives up the duty to fetch `key` (the fetch failed).
     fn release_shared(&self, key: &str);
+    /// How request bodies are hashed for signing: the guest's own SHA-256
+    /// unless the platform has a faster one.
+    fn body_hasher(&self) -> BodyHasher {
+        sha256_in_guest
+    }
 }
 
 /// What [`Platform::claim_shared`] hands an instance.

@@ -24,7 +24,7 @@ pub fn rerun_on_component_changes(root: &Path) {
     }
 }
 
-/// Builds the component with `label` in its version (`0.4.0+label`) and
+/// Builds the component with `label` in its version (`0.5.0+label`) and
 /// copies it to `out`.
 pub fn build(root: &Path, label: Option<&str>, out: &Path) {
     let target_dir = root.join("target").join("guest");

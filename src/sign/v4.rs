@@ -11,6 +11,7 @@ use sha2::Sha256;
 
 use super::Credentials;
 use super::v4_streaming::{self, ChunkSigner, STREAMING_PAYLOAD};
+use crate::digest::{BodyHasher, sha256_in_guest};
 use crate::time::UtcDateTime;
 use crate::transport::Request;
 use crate::url::canonical_query;
@@ -93,11 +94,9 @@ pub(super) fn hmac(key: &[u8], data: &[u8]) -> [u8; 32] {
     mac.finalize().into_bytes().into()
 }
 
-/// Hex SHA-256 of `data`.
+/// Hex SHA-256 of `data`, hashed in the guest (canonical requests, tests).
 pub fn sha256_hex(data: &[u8]) -> String {
-    // sha2 0.11: its wasm32 simd128 backend hashes bodies several times faster.
-    use sha2_simd::Digest as _;
-    hex::encode(sha2_simd::Sha256::digest(data))
+    hex::encode(sha256_in_guest(data))
 }
 
 /// A SigV4 signer for one region and service. It keeps the signing key of
@@ -110,6 +109,7 @@ pub struct Signer {
     region: String,
     service: String,
     payload: PayloadSigning,
+    hash_body: BodyHasher,
     day_key: std::sync::Mutex<Option<(String, [u8; 32])>>,
 }
 
@@ -120,6 +120,7 @@ impl Clone for Signer {
             region: self.region.clone(),
             service: self.service.clone(),
             payload: self.payload,
+            hash_body: self.hash_body,
             day_key: std::sync::Mutex::new(self.day_key.lock().unwrap().clone()),
         }
     }
@@ -173,8 +174,15 @@ impl Signer {
             region: region.to_owned(),
             service: service.to_owned(),
             payload: PayloadSigning::Auto,
+            hash_body: sha256_in_guest,
             day_key: std::sync::Mutex::new(None),
         }
+    }
+
+    /// The same signer hashing bodies and chunks with `hash_body`.
+    pub fn with_body_hasher(mut self, hash_body: BodyHasher) -> Self {
+        self.hash_body = hash_body;
+        self
     }
 
     /// The same signer with `payload` deciding when bodies are hashed.
@@ -251,7 +259,7 @@ impl Signer {
     /// `user-agent` and `content-length`, which proxies may rewrite.
     pub fn sign_request(&self, at: UtcDateTime, req: &mut Request, body: &[u8]) {
         let payload = if self.payload.signs(req.secure) {
-            sha256_hex(body)
+            hex::encode((self.hash_body)(body))
         } else {
             UNSIGNED_PAYLOAD.to_owned()
         };
@@ -330,6 +338,7 @@ impl Signer {
             at.amz_date(),
             self.scope(&date),
             seed,
+            self.hash_body,
         )
     }
 

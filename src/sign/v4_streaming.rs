@@ -6,7 +6,8 @@
 //! the host sends chunk k; in wasm, where SHA-256 is the largest cost of a
 //! signed upload, that takes the hash off the transfer's critical path.
 
-use super::v4::{ALGORITHM, EMPTY_SHA256, hmac, sha256_hex};
+use super::v4::{ALGORITHM, EMPTY_SHA256, hmac};
+use crate::digest::BodyHasher;
 use crate::transport::BodyPiece;
 
 /// `x-amz-content-sha256` of a body sent in signed chunks.
@@ -40,6 +41,7 @@ pub struct ChunkSigner {
     amz_date: String,
     scope: String,
     previous: String,
+    hash_chunk: BodyHasher,
 }
 
 impl std::fmt::Debug for ChunkSigner {
@@ -54,12 +56,19 @@ impl std::fmt::Debug for ChunkSigner {
 impl ChunkSigner {
     /// A signer after the seed signature `seed` of a request made at
     /// `amz_date` in `scope`, with the day's derived `key`.
-    pub(super) fn new(key: [u8; 32], amz_date: String, scope: String, seed: String) -> Self {
+    pub(super) fn new(
+        key: [u8; 32],
+        amz_date: String,
+        scope: String,
+        seed: String,
+        hash_chunk: BodyHasher,
+    ) -> Self {
         Self {
             key,
             amz_date,
             scope,
             previous: seed,
+            hash_chunk,
         }
     }
 
@@ -70,7 +79,7 @@ impl ChunkSigner {
             self.amz_date,
             self.scope,
             self.previous,
-            sha256_hex(data)
+            hex::encode((self.hash_chunk)(data))
         );
         self.previous = hex::encode(hmac(&self.key, sts.as_bytes()));
         self.previous.clone()

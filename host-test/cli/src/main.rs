@@ -108,6 +108,10 @@ pub enum Command {
         /// Samples per figure.
         #[arg(long, default_value_t = 20)]
         rounds: usize,
+        /// Times the workloads run, the clients taking turns; each row is
+        /// the median trial.
+        #[arg(long, default_value_t = 3)]
+        trials: usize,
         /// Only `memory`, `host`, `workloads`, or `registry` (this registry
         /// against docker-registry on the same store; only run when asked).
         #[arg(long)]
@@ -152,6 +156,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         }
         Command::Bench {
             rounds,
+            trials,
             only,
             memory_mib,
             full_size,
@@ -160,6 +165,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         } => {
             let choice = bench::Choice {
                 rounds: *rounds,
+                trials: *trials,
                 only: only.clone(),
                 memory_mib: *memory_mib,
                 full_size: *full_size,

@@ -50,6 +50,7 @@
 
 pub mod bindings;
 pub mod config_file;
+mod digest;
 pub mod driver;
 pub mod guest_log;
 pub mod metrics;

@@ -18,7 +18,7 @@ use s3_driver_host::{
 use s3_driver_kit::EmbeddedS3;
 
 /// The same source as the bundled component, built with the version label
-/// `b` (`0.4.0+b`): what hot-swap tests alternate with.
+/// `b` (`0.5.0+b`): what hot-swap tests alternate with.
 pub const BUILT_COMPONENT_B: &str = env!("S3_DRIVER_COMPONENT_B");
 
 /// The component, compiled once per test binary.

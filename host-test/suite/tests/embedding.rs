@@ -185,7 +185,7 @@ async fn sixty_four_clients_survive_twenty_swaps() {
     assert!(failures.is_empty(), "failed calls: {failures:#?}");
     assert_eq!(
         versions,
-        BTreeSet::from(["0.4.0".to_owned(), "0.4.0+b".to_owned()]),
+        BTreeSet::from(["0.5.0".to_owned(), "0.5.0+b".to_owned()]),
         "both builds served calls"
     );
     assert_eq!(reports.last().unwrap().generation, 22);
@@ -196,7 +196,7 @@ async fn sixty_four_clients_survive_twenty_swaps() {
     // the next call does.
     driver.stat("/load/c0/k0").await.unwrap();
     assert!(first.upgrade().is_none(), "a swapped-out version is freed");
-    assert_eq!(driver.component_version().await.unwrap(), "0.4.0");
+    assert_eq!(driver.component_version().await.unwrap(), "0.5.0");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -216,15 +216,15 @@ async fn a_writer_closed_on_the_old_version_resumes_on_the_new_one() {
     let first = content(1, 1, 6 << 20);
     let second = content(2, 2, 3 << 20);
     let mut w = d.writer("/resume/blob", false).await.unwrap();
-    assert_eq!(w.component_version().as_deref(), Some("0.4.0"));
+    assert_eq!(w.component_version().as_deref(), Some("0.5.0"));
     w.write(&first).await.unwrap();
     w.close().await.unwrap();
     drop(w);
 
     let report = runtime.swap(&bytes_of(BUILT_COMPONENT_B)).unwrap();
-    assert_eq!(report.version, "0.4.0+b");
+    assert_eq!(report.version, "0.5.0+b");
     let mut w = d.writer("/resume/blob", true).await.unwrap();
-    assert_eq!(w.component_version().as_deref(), Some("0.4.0+b"));
+    assert_eq!(w.component_version().as_deref(), Some("0.5.0+b"));
     assert_eq!(w.size().await.unwrap(), first.len() as u64);
     w.write(&second).await.unwrap();
     w.commit().await.unwrap();
@@ -244,7 +244,7 @@ async fn an_incompatible_component_is_refused_and_the_old_one_keeps_serving() {
     let empty = [0x00, 0x61, 0x73, 0x6d, 0x0d, 0x00, 0x01, 0x00];
     let e = runtime.swap(&empty).unwrap_err();
     assert!(
-        format!("{e:#}").contains("does not export registry:storage/driver@0.4.0"),
+        format!("{e:#}").contains("does not export registry:storage/driver@0.5.0"),
         "{e:#}"
     );
     // A core module is not a component; garbage is neither.
@@ -285,15 +285,15 @@ async fn a_watched_file_is_deployed_and_a_bad_one_ignored() {
     let outcomes = tokio::time::timeout(Duration::from_secs(60), watcher.wait_for(1))
         .await
         .unwrap();
-    assert_eq!(outcomes[0].as_ref().unwrap().version, "0.4.0+b");
-    assert_eq!(d.component_version().await.unwrap(), "0.4.0+b");
+    assert_eq!(outcomes[0].as_ref().unwrap().version, "0.5.0+b");
+    assert_eq!(d.component_version().await.unwrap(), "0.5.0+b");
 
     deploy(b"a truncated upload");
     let outcomes = tokio::time::timeout(Duration::from_secs(60), watcher.wait_for(2))
         .await
         .unwrap();
     assert!(outcomes[1].is_err());
-    assert_eq!(d.component_version().await.unwrap(), "0.4.0+b");
+    assert_eq!(d.component_version().await.unwrap(), "0.5.0+b");
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -20,11 +20,12 @@ use s3_driver_kit::EmbeddedS3;
 async fn open(server: &EmbeddedS3, limits: Limits) -> Driver {
     let runtime = Runtime::from_file(Path::new(BUILT_COMPONENT)).unwrap();
     let mut params = server.params();
-    // The whole body is hashed before its request goes out: the guest runs
-    // its own code with no host call for as long as the tests need.
+    // The body's SHA-256 checksum is computed by the guest itself, before
+    // its request goes out (the signature's hash is the host's): the guest
+    // runs its own code with no host call for as long as the tests need.
     params.push((
-        "streamingsignature".into(),
-        s3_driver_host::ConfigValue::Boolean(false),
+        "checksumalgorithm".into(),
+        s3_driver_host::ConfigValue::Text("sha256".into()),
     ));
     Driver::open_with_limits(
         &runtime,

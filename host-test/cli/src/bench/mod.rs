@@ -19,6 +19,8 @@ use crate::target::{Configured, Failure, open_configured, target_params};
 pub struct Choice {
     /// Samples per figure.
     pub rounds: usize,
+    /// Runs of the workloads; each row is the median.
+    pub trials: usize,
     /// Only `memory`, `host`, `workloads` or `registry`.
     pub only: Option<String>,
     /// Size of the memory check's object, in MiB.
@@ -70,6 +72,7 @@ pub async fn command(cli: &Cli, c: &Choice) -> Result<(), Failure> {
         let driver = open_configured(cli, &configured).await?;
         let mut options = workloads::Options {
             rounds: c.rounds,
+            trials: c.trials,
             only: c.rows.clone(),
             clients: c.clients.clone(),
             ..Default::default()

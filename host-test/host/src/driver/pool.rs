@@ -95,6 +95,15 @@ impl Lease {
                         }
                         // The trap alone: the error's context is a wasm backtrace.
                         Some(trap) => CallError::Host(format!("the component trapped: {trap}")),
+                        // A host call refused the guest (too much data for
+                        // one call, a stale handle): its reason, without the
+                        // wasm backtrace around it.
+                        None if e.downcast_ref::<wasmtime::WasmBacktrace>().is_some() => {
+                            CallError::Host(format!(
+                                "a host call failed: {}",
+                                e.root_cause().to_string().lines().next().unwrap_or_default()
+                            ))
+                        }
                         None => CallError::host(e),
                     }
                 }

@@ -87,6 +87,11 @@ impl Runtime {
             |s| s,
         )
         .map_err(anyhow::Error::from)?;
+        crate::bindings::registry::storage::digest::add_to_linker::<_, HasSelf<HostState>>(
+            &mut linker,
+            |s| s,
+        )
+        .map_err(anyhow::Error::from)?;
         let (version, _) = load(&engine, &linker, cache.as_ref(), bytes, 0)?;
         Ok(Self {
             inner: Arc::new(RuntimeInner {
@@ -113,7 +118,7 @@ impl Runtime {
     /// walkers already running finish on the old version. The new component
     /// is compiled (or taken from the cache), linked and instantiated once
     /// first: a component that does not implement `registry:storage/driver`
-    /// `@0.4.x` is refused and the old version keeps serving. Traffic is
+    /// `@0.5.x` is refused and the old version keeps serving. Traffic is
     /// never paused: until the final switch, new calls use the old version.
     pub fn swap(&self, bytes: &[u8]) -> anyhow::Result<SwapReport> {
         let started = Instant::now();

@@ -167,7 +167,8 @@ pub struct HostState {
     pub(crate) share: InstanceShare,
     wasi: WasiCtx,
     http: WasiHttpCtx,
-    table: ResourceTable,
+    /// The guest's resources: WASI's, `wasi:http`'s and its hashes.
+    pub(crate) table: ResourceTable,
     policy: OutgoingPolicy,
     memory: MemoryCap,
     /// When the current call must end (see `arm_deadline`).

@@ -16,7 +16,7 @@ use crate::outgoing::{Allowlist, OutgoingPolicy};
 use crate::shared_values::SharedValues;
 
 /// The WIT export every loadable component must have.
-pub const DRIVER_EXPORT: &str = "registry:storage/driver@0.4.0";
+pub const DRIVER_EXPORT: &str = "registry:storage/driver@0.5.0";
 
 /// One loaded build of the component. Instances keep their version alive, so
 /// an old version is freed when its last instance is.

@@ -29,6 +29,10 @@ pub struct Options {
     pub sizes: Vec<usize>,
     /// Repetitions of each small workload.
     pub rounds: usize,
+    /// Times the whole sequence of workloads runs; each row is the median
+    /// trial. The clients take turns within a trial, so a server that
+    /// slows down or warms up over the run weighs on all of them alike.
+    pub trials: usize,
     /// Keys of the Walk workload.
     pub walk_keys: usize,
     /// Size of the Move and concurrent-stream objects.
@@ -53,6 +57,7 @@ impl Default for Options {
         Self {
             sizes: vec![0, 1 << 10, MIB, 64 * MIB],
             rounds: 20,
+            trials: 3,
             walk_keys: 10_000,
             big: 64 * MIB,
             streams: 16,
@@ -104,6 +109,8 @@ struct Bench<'a> {
     last_component: f64,
     /// (workload, client, ops/s) of every row, for the verdicts.
     results: Vec<(String, String, f64)>,
+    /// Every trial's line per workload and client, in the order they ran.
+    samples: Vec<(String, String, Vec<Line>)>,
 }
 
 /// The workloads' table and one verdict line per workload.
@@ -239,18 +246,43 @@ impl Bench<'_> {
         f().await.with_context(|| format!("{workload} {client}"))?;
         let elapsed = started.elapsed();
         let requests = self.sent(client).zip(before).map(|(a, b)| a - b);
-        self.row(
-            workload,
-            client,
-            Line {
-                ops,
-                bytes,
-                elapsed,
-                requests,
-                rss: peak_rss_mib(),
-            },
-        );
+        let line = Line {
+            ops,
+            bytes,
+            elapsed,
+            requests,
+            rss: peak_rss_mib(),
+        };
+        match self
+            .samples
+            .iter_mut()
+            .find(|(w, c, _)| w == workload && c == client)
+        {
+            Some((_, _, lines)) => lines.push(line),
+            None => self
+                .samples
+                .push((workload.to_owned(), client.to_owned(), vec![line])),
+        }
         Ok(())
+    }
+
+    /// One row per workload and client: its median trial by ops/s, with
+    /// the highest peak RSS any trial reached.
+    fn rows_from_samples(&mut self) {
+        for (workload, client, mut lines) in std::mem::take(&mut self.samples) {
+            lines.sort_by(|a, b| a.rate().total_cmp(&b.rate()));
+            let rss = lines.iter().filter_map(|l| l.rss).reduce(f64::max);
+            let mut median = lines.swap_remove(lines.len() / 2);
+            median.rss = rss;
+            self.row(&workload, &client, median);
+        }
+    }
+}
+
+impl Line {
+    /// Operations per second.
+    fn rate(&self) -> f64 {
+        self.ops as f64 / self.elapsed.as_secs_f64().max(1e-9)
     }
 }
 
@@ -310,40 +342,12 @@ pub async fn run(
         ]),
         last_component: 0.0,
         results: Vec::new(),
+        samples: Vec::new(),
     };
-    for &size in &o.sizes {
-        if o.wants("PutGet") {
-            b.put_get(size).await?;
-        }
-        if o.wants("Stream") {
-            b.stream(size).await?;
-        }
+    for _ in 0..o.trials.max(1) {
+        b.trial(d, copy_above).await?;
     }
-    for files in [5usize, 50] {
-        if o.wants("List") {
-            b.list(files).await?;
-        }
-        if o.wants("Delete") {
-            b.delete(files).await?;
-        }
-    }
-    if o.wants("Stat") {
-        b.stat().await?;
-    }
-    if o.wants("Walk") {
-        b.walk().await?;
-    }
-    if o.wants("Move") {
-        let w = format!("Move {}", human(o.big));
-        b.move_big(d, &w).await?;
-        if let Some(one_copy) = copy_above {
-            b.move_big(one_copy, &format!("{w}, multipartcopythresholdsize above"))
-                .await?;
-        }
-    }
-    if o.wants("concurrent streams") {
-        b.concurrent_streams().await?;
-    }
+    b.rows_from_samples();
     // Nothing may be left, whichever workloads ran.
     match d.delete("/bench").await {
         Ok(())
@@ -355,6 +359,48 @@ pub async fn run(
         table: b.table,
         verdicts,
     })
+}
+
+impl<'a> Bench<'a> {
+    /// Every chosen workload once, each through every chosen client.
+    async fn trial(&mut self, d: &'a Driver, copy_above: Option<&'a Driver>) -> anyhow::Result<()> {
+        let o = self.o;
+        let b = self;
+        for &size in &o.sizes {
+            if o.wants("PutGet") {
+                b.put_get(size).await?;
+            }
+            if o.wants("Stream") {
+                b.stream(size).await?;
+            }
+        }
+        for files in [5usize, 50] {
+            if o.wants("List") {
+                b.list(files).await?;
+            }
+            if o.wants("Delete") {
+                b.delete(files).await?;
+            }
+        }
+        if o.wants("Stat") {
+            b.stat().await?;
+        }
+        if o.wants("Walk") {
+            b.walk().await?;
+        }
+        if o.wants("Move") {
+            let w = format!("Move {}", human(o.big));
+            b.move_big(d, &w).await?;
+            if let Some(one_copy) = copy_above {
+                b.move_big(one_copy, &format!("{w}, multipartcopythresholdsize above"))
+                    .await?;
+            }
+        }
+        if o.wants("concurrent streams") {
+            b.concurrent_streams().await?;
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]
