@@ -3,6 +3,14 @@
 //! the tail and leaves the upload open; `writer(path, append)` finds it again
 //! through ListMultipartUploads and ListParts.
 //!
+//! The upload is created when the first part goes out or at `close`, not at
+//! open (the reference creates it at open): a writer committed with less
+//! than one `chunksize` and never closed stores its bytes with one PutObject
+//! (as the AWS SDKs' upload managers do) instead of create, part and
+//! complete. What a closed writer leaves, and so what a resume finds, is the
+//! same; a refusal to create the upload surfaces at the first part, `close`
+//! or `commit` instead of at open.
+//!
 //! Resuming after a `close` whose tail was shorter than `chunksize` needs care,
 //! because a short part may not stay in the middle. On the first write after
 //! such a resume the writer completes the upload (the object becomes the data
@@ -138,8 +146,19 @@ impl<T: Transport> Writer<T> {
                 },
             }
         }
-        w.upload_id = w.client.create_upload(&op, &w.key, true)?;
+        // The upload is created when a part must go out, or at `close` (a
+        // closed writer's upload is what a later append resumes); a writer
+        // committed with less than one part sends one PutObject instead.
         Ok(w)
+    }
+
+    /// Creates the multipart upload if this writer has none yet.
+    fn ensure_upload(&mut self) -> Result<()> {
+        if self.upload_id.is_empty() {
+            let op = self.op("writer");
+            self.upload_id = self.client.create_upload(&op, &self.key, true)?;
+        }
+        Ok(())
     }
 
     /// The reference's order of complaints.
@@ -205,6 +224,7 @@ impl<T: Transport> Writer<T> {
     /// Starts uploading the first `n` buffered bytes as the next part, first
     /// waiting for a free slot.
     fn launch(&mut self, n: usize) -> Result<()> {
+        self.ensure_upload()?;
         while self.flights.len() >= self.concurrency.max(1) {
             self.settle(true)?;
         }
@@ -439,6 +459,7 @@ impl<T: Transport> Writer<T> {
         if self.committed || self.cancelled {
             return Ok(());
         }
+        self.ensure_upload()?;
         self.flush_tail()
     }
 
@@ -448,6 +469,9 @@ impl<T: Transport> Writer<T> {
         self.cancelled = true;
         self.buf = Vec::new();
         self.flights.clear();
+        if self.upload_id.is_empty() {
+            return Ok(());
+        }
         self.client
             .abort_upload(&self.op("cancel"), &self.key, &self.upload_id)
     }
@@ -456,9 +480,22 @@ impl<T: Transport> Writer<T> {
     /// empty part, since S3 refuses to complete an upload with none.
     pub fn commit(&mut self) -> Result<()> {
         self.check_open()?;
+        let op = self.op("commit");
+        if self.upload_id.is_empty() {
+            // Less than one part, never closed: one PutObject, with the
+            // headers and integrity check an upload's object would get.
+            let body = std::mem::take(&mut self.buf);
+            let req = self.client.requests().put_object(&self.key, &body);
+            if let Err(e) = self.client.call_drain(&op, req, &body) {
+                self.buf = body;
+                return Err(e);
+            }
+            self.uploaded += body.len() as u64;
+            self.committed = true;
+            return Ok(());
+        }
         self.flush_tail()?;
         self.committed = true;
-        let op = self.op("commit");
         if self.parts.is_empty() {
             let (etag, checksum) =
                 self.client

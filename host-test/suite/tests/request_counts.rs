@@ -80,3 +80,34 @@ async fn a_resumed_writer_lists_only_what_it_needs() {
     let mut w = d.writer("/w", true).await.unwrap();
     w.cancel().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_writer_creates_its_upload_only_when_it_must() {
+    let (d, _s) = driver().await;
+    // Opening sends nothing; less than a part, committed: one PutObject.
+    let before = d.http_stats().requests;
+    let mut w = d.writer("/small", false).await.unwrap();
+    assert_eq!(d.http_stats().requests - before, 0, "open");
+    let small = requests!(d, {
+        w.write(&bytes(1000)).await.unwrap();
+        w.commit().await.unwrap();
+    });
+    assert_eq!(small, 1, "small commit");
+    assert_eq!(w.size().await.unwrap(), 1000);
+    assert_eq!(d.get_content("/small").await.unwrap(), bytes(1000));
+    // A close leaves an upload to resume: create and the tail's part.
+    let mut w = d.writer("/closed", false).await.unwrap();
+    let closed = requests!(d, {
+        w.write(&bytes(1000)).await.unwrap();
+        w.close().await.unwrap();
+    });
+    assert_eq!(closed, 2, "close");
+    let mut w = d.writer("/closed", true).await.unwrap();
+    assert_eq!(w.size().await.unwrap(), 1000);
+    // Nothing was created, so a cancel has nothing to abort.
+    let mut w = d.writer("/cancelled", false).await.unwrap();
+    w.write(&bytes(10)).await.unwrap();
+    assert_eq!(requests!(d, w.cancel().await.unwrap()), 0, "cancel");
+    let mut w = d.writer("/closed", true).await.unwrap();
+    w.cancel().await.unwrap();
+}

@@ -101,7 +101,11 @@ impl Lease {
                         None if e.downcast_ref::<wasmtime::WasmBacktrace>().is_some() => {
                             CallError::Host(format!(
                                 "a host call failed: {}",
-                                e.root_cause().to_string().lines().next().unwrap_or_default()
+                                e.root_cause()
+                                    .to_string()
+                                    .lines()
+                                    .next()
+                                    .unwrap_or_default()
                             ))
                         }
                         None => CallError::host(e),
