@@ -66,7 +66,7 @@ impl Bench<'_> {
             elapsed += started.elapsed();
             requests += d.http_stats().requests - before;
         }
-        self.row(&w, "component", measured(rounds, elapsed, Some(requests)));
+        self.sample(&w, "component", measured(rounds, elapsed, Some(requests)));
         let mut elapsed = Duration::ZERO;
         for r in 0..rounds {
             let dir = self.key(&format!("/bench/delnative{files}-{r}"));
@@ -77,7 +77,7 @@ impl Bench<'_> {
             anyhow::ensure!(self.native.delete_prefix(&dir).await? == files);
             elapsed += started.elapsed();
         }
-        self.row(&w, NATIVE, measured(rounds, elapsed, None));
+        self.sample(&w, NATIVE, measured(rounds, elapsed, None));
         let (mut elapsed, mut requests) = (Duration::ZERO, 0);
         for r in 0..rounds {
             let keys: Vec<String> = (0..files)
@@ -92,7 +92,7 @@ impl Bench<'_> {
             elapsed += started.elapsed();
             requests += self.raw.sent() - before;
         }
-        self.row(&w, RAW, measured(rounds, elapsed, Some(requests)));
+        self.sample(&w, RAW, measured(rounds, elapsed, Some(requests)));
         Ok(())
     }
 

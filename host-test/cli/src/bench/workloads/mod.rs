@@ -253,6 +253,12 @@ impl Bench<'_> {
             requests,
             rss: peak_rss_mib(),
         };
+        self.sample(workload, client, line);
+        Ok(())
+    }
+
+    /// Keeps one trial's line of `workload` through `client`.
+    fn sample(&mut self, workload: &str, client: &str, line: Line) {
         match self
             .samples
             .iter_mut()
@@ -263,15 +269,15 @@ impl Bench<'_> {
                 .samples
                 .push((workload.to_owned(), client.to_owned(), vec![line])),
         }
-        Ok(())
     }
 
     /// One row per workload and client: its median trial by ops/s, with
-    /// the highest peak RSS any trial reached.
+    /// the lowest peak RSS of its trials (the process keeps what earlier
+    /// trials' big rows allocated, so later trials start higher).
     fn rows_from_samples(&mut self) {
         for (workload, client, mut lines) in std::mem::take(&mut self.samples) {
             lines.sort_by(|a, b| a.rate().total_cmp(&b.rate()));
-            let rss = lines.iter().filter_map(|l| l.rss).reduce(f64::max);
+            let rss = lines.iter().filter_map(|l| l.rss).reduce(f64::min);
             let mut median = lines.swap_remove(lines.len() / 2);
             median.rss = rss;
             self.row(&workload, &client, median);
