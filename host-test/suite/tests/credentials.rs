@@ -71,6 +71,48 @@ fn iso(seconds_from_now: i64) -> String {
     .iso8601()
 }
 
+/// A fake IMDSv2 handing out the embedded server's keys for `role`: a
+/// session token (only when its TTL is asked for), the role list, then
+/// credentials expiring `lifetime` seconds after each fetch. While `refuse`
+/// is set every token is refused (401), as for any unknown request.
+async fn fake_imds(
+    server: &EmbeddedS3,
+    role: &'static str,
+    lifetime: i64,
+    refuse: Arc<std::sync::atomic::AtomicBool>,
+) -> (String, Seen) {
+    let (ak, sk) = (
+        server.access_key().to_owned(),
+        s3_driver_kit::s3_server::DEFAULT_SECRET_KEY,
+    );
+    let credentials_path = format!("/latest/meta-data/iam/security-credentials/{role}");
+    fake(move |method, path, _q, headers| {
+        let token_ok = !refuse.load(std::sync::atomic::Ordering::SeqCst)
+            && headers
+                .get("x-aws-ec2-metadata-token")
+                .is_some_and(|v| v == "IMDS-TOKEN");
+        match (method, path) {
+            ("PUT", "/latest/api/token")
+                if headers.get("x-aws-ec2-metadata-token-ttl-seconds").is_some() =>
+            {
+                (200, "IMDS-TOKEN".into())
+            }
+            ("GET", "/latest/meta-data/iam/security-credentials/") if token_ok => {
+                (200, format!("{role}\n"))
+            }
+            ("GET", p) if token_ok && p == credentials_path => (
+                200,
+                format!(
+                    r#"{{"Code":"Success","LastUpdated":"2026-11-26T00:00:00Z","Type":"AWS-HMAC","AccessKeyId":"{ak}","SecretAccessKey":"{sk}","Token":"imds-session","Expiration":"{}"}}"#,
+                    iso(lifetime)
+                ),
+            ),
+            _ => (401, String::new()),
+        }
+    })
+    .await
+}
+
 /// The variables of a web-identity set-up against the fake STS at `sts`.
 fn web_identity_env(token_file: &std::path::Path, sts: &str) -> Vec<(String, String)> {
     env(&[
@@ -197,30 +239,7 @@ async fn sts_refusal_is_access_denied() {
 #[tokio::test(flavor = "multi_thread")]
 async fn imdsv2_token_role_and_credentials() {
     let server = EmbeddedS3::start_temp().await.unwrap();
-    let (ak, sk) = (
-        server.access_key().to_owned(),
-        s3_driver_kit::s3_server::DEFAULT_SECRET_KEY,
-    );
-    let expiration = iso(6 * 3600);
-    let (imds, seen) = fake(move |method, path, _q, headers| {
-        let token_ok = headers.get("x-aws-ec2-metadata-token").is_some_and(|v| v == "IMDS-TOKEN");
-        match (method, path) {
-            ("PUT", "/latest/api/token")
-                if headers.get("x-aws-ec2-metadata-token-ttl-seconds").is_some() =>
-            {
-                (200, "IMDS-TOKEN".into())
-            }
-            ("GET", "/latest/meta-data/iam/security-credentials/") if token_ok => (200, "registry-node\n".into()),
-            ("GET", "/latest/meta-data/iam/security-credentials/registry-node") if token_ok => (
-                200,
-                format!(
-                    r#"{{"Code":"Success","LastUpdated":"2026-11-26T00:00:00Z","Type":"AWS-HMAC","AccessKeyId":"{ak}","SecretAccessKey":"{sk}","Token":"imds-session","Expiration":"{expiration}"}}"#
-                ),
-            ),
-            _ => (401, String::new()),
-        }
-    })
-    .await;
+    let (imds, seen) = fake_imds(&server, "registry-node", 6 * 3600, Default::default()).await;
     let vars = env(&[("AWS_EC2_METADATA_SERVICE_ENDPOINT", &imds)]);
     let d = open_env(&keyless(&server), &vars).await.unwrap();
     for i in 0..3 {
@@ -681,35 +700,9 @@ async fn every_source_types_an_unreachable_endpoint_and_a_malformed_reply() {
 #[tokio::test(flavor = "multi_thread")]
 async fn imds_credentials_refresh_near_expiry_and_a_refused_token_is_access_denied() {
     let server = EmbeddedS3::start_temp().await.unwrap();
-    let (ak, sk) = (
-        server.access_key().to_owned(),
-        s3_driver_kit::s3_server::DEFAULT_SECRET_KEY,
-    );
     let refuse = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let r = refuse.clone();
-    let (imds, seen) = fake(move |method, path, _q, headers| {
-        let refused = r.load(std::sync::atomic::Ordering::SeqCst);
-        let token_ok = !refused
-            && headers
-                .get("x-aws-ec2-metadata-token")
-                .is_some_and(|v| v == "IMDS-TOKEN");
-        match (method, path) {
-            ("PUT", "/latest/api/token") => (200, "IMDS-TOKEN".into()),
-            ("GET", "/latest/meta-data/iam/security-credentials/") if token_ok => {
-                (200, "node".into())
-            }
-            ("GET", "/latest/meta-data/iam/security-credentials/node") if token_ok => (
-                200,
-                // Usable 3 s past the 5-minute margin, counted from each fetch.
-                format!(
-                    r#"{{"Code":"Success","AccessKeyId":"{ak}","SecretAccessKey":"{sk}","Token":"t","Expiration":"{}"}}"#,
-                    iso(303)
-                ),
-            ),
-            _ => (401, String::new()),
-        }
-    })
-    .await;
+    // Usable 3 s past the 5-minute margin, counted from each fetch.
+    let (imds, seen) = fake_imds(&server, "node", 303, refuse.clone()).await;
     let fetches = || {
         seen.lock()
             .unwrap()

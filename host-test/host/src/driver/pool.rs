@@ -99,14 +99,7 @@ impl Lease {
                         // one call, a stale handle): its reason, without the
                         // wasm backtrace around it.
                         None if e.downcast_ref::<wasmtime::WasmBacktrace>().is_some() => {
-                            CallError::Host(format!(
-                                "a host call failed: {}",
-                                e.root_cause()
-                                    .to_string()
-                                    .lines()
-                                    .next()
-                                    .unwrap_or_default()
-                            ))
+                            CallError::host(format!("a host call failed: {}", e.root_cause()))
                         }
                         None => CallError::host(e),
                     }

@@ -355,10 +355,10 @@ pub async fn run(
     // untimed write and delete by the raw client before any row.
     let warm = b.key("/bench/warm-up");
     ok(&b.raw.put(&warm, b"x").await?, "warm-up put")?;
-    let (req, body) = (b.raw.requests().delete_object(&warm), Vec::new());
-    ok(&b.raw.send(req, &body).await?, "warm-up delete")?;
+    let req = b.raw.requests().delete_object(&warm);
+    ok(&b.raw.send(req, &[]).await?, "warm-up delete")?;
     for _ in 0..o.trials.max(1) {
-        b.trial(d, copy_above).await?;
+        b.trial(copy_above).await?;
     }
     b.rows_from_samples();
     // Nothing may be left, whichever workloads ran.
@@ -376,41 +376,40 @@ pub async fn run(
 
 impl<'a> Bench<'a> {
     /// Every chosen workload once, each through every chosen client.
-    async fn trial(&mut self, d: &'a Driver, copy_above: Option<&'a Driver>) -> anyhow::Result<()> {
+    async fn trial(&mut self, copy_above: Option<&'a Driver>) -> anyhow::Result<()> {
         let o = self.o;
-        let b = self;
         for &size in &o.sizes {
             if o.wants("PutGet") {
-                b.put_get(size).await?;
+                self.put_get(size).await?;
             }
             if o.wants("Stream") {
-                b.stream(size).await?;
+                self.stream(size).await?;
             }
         }
         for files in [5usize, 50] {
             if o.wants("List") {
-                b.list(files).await?;
+                self.list(files).await?;
             }
             if o.wants("Delete") {
-                b.delete(files).await?;
+                self.delete(files).await?;
             }
         }
         if o.wants("Stat") {
-            b.stat().await?;
+            self.stat().await?;
         }
         if o.wants("Walk") {
-            b.walk().await?;
+            self.walk().await?;
         }
         if o.wants("Move") {
             let w = format!("Move {}", human(o.big));
-            b.move_big(d, &w).await?;
+            self.move_big(self.d, &w).await?;
             if let Some(one_copy) = copy_above {
-                b.move_big(one_copy, &format!("{w}, multipartcopythresholdsize above"))
+                self.move_big(one_copy, &format!("{w}, multipartcopythresholdsize above"))
                     .await?;
             }
         }
         if o.wants("concurrent streams") {
-            b.concurrent_streams().await?;
+            self.concurrent_streams().await?;
         }
         Ok(())
     }
