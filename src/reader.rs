@@ -76,7 +76,7 @@ pub fn content_length<B>(resp: &Response<B>) -> Option<u64> {
 /// the reply said.
 pub fn read_exactly<B: Body>(resp: &mut Response<B>, limit: usize) -> Result<Vec<u8>> {
     let expected = content_length(resp);
-    let body = resp.body.read_to_end(limit)?;
+    let body = resp.body.read_to_end_expecting(limit, expected)?;
     match expected {
         Some(n) if (body.len() as u64) < n => Err(short_body(body.len() as u64, n)),
         _ => Ok(body),

@@ -80,6 +80,15 @@ pub struct BodyPiece<'a> {
     pub tail: &'static [u8],
 }
 
+/// The smallest read of a body whose length is unknown or already
+/// reached (a `wasi:http` read returns at most what the host holds).
+const MIN_READ: usize = 64 * 1024;
+/// The largest read: one host call per MiB of a body is few enough, and a
+/// read's bytes are copied once more into the caller's buffer.
+const MAX_READ: usize = 1024 * 1024;
+/// The most a reply's `Content-Length` reserves before its bytes arrive.
+const MAX_RESERVE: usize = 1 << 30;
+
 /// A response body.
 pub trait Body {
     /// Up to `max` next bytes; empty means the end.
@@ -87,9 +96,23 @@ pub trait Body {
 
     /// The rest of the body, refusing more than `limit` bytes.
     fn read_to_end(&mut self, limit: usize) -> Result<Vec<u8>> {
+        self.read_to_end_expecting(limit, None)
+    }
+
+    /// The rest of the body, refusing more than `limit` bytes, with room for
+    /// `expected` bytes (the reply's `Content-Length`) taken up front: a
+    /// large body is then neither copied again each time its buffer
+    /// doubles nor read in small pieces. A length the memory cannot hold,
+    /// or a lie, costs only the reservation that failed.
+    fn read_to_end_expecting(&mut self, limit: usize, expected: Option<u64>) -> Result<Vec<u8>> {
         let mut out = Vec::new();
+        if let Some(n) = expected {
+            let n = n.min(limit as u64).min(MAX_RESERVE as u64) as usize;
+            let _ = out.try_reserve_exact(n);
+        }
         loop {
-            let chunk = self.read(64 * 1024)?;
+            let room = out.capacity() - out.len();
+            let chunk = self.read(room.clamp(MIN_READ, MAX_READ))?;
             if chunk.is_empty() {
                 return Ok(out);
             }
@@ -213,5 +236,59 @@ pub trait Transport {
                 })
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A body handing out `data` in reads of at most `max` bytes, keeping
+    /// each `max` it was asked for.
+    struct Pieces {
+        data: Vec<u8>,
+        asked: Vec<usize>,
+    }
+
+    impl Body for Pieces {
+        fn read(&mut self, max: usize) -> Result<Vec<u8>> {
+            self.asked.push(max);
+            let n = max.min(self.data.len());
+            Ok(self.data.drain(..n).collect())
+        }
+    }
+
+    fn body(len: usize) -> Pieces {
+        Pieces {
+            data: (0..len).map(|i| i as u8).collect(),
+            asked: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_known_length_is_reserved_once_and_read_in_large_pieces() {
+        let len = 3 * MAX_READ + 5;
+        let mut b = body(len);
+        let out = b
+            .read_to_end_expecting(usize::MAX, Some(len as u64))
+            .unwrap();
+        assert_eq!(out, body(len).data);
+        assert_eq!(out.capacity(), len, "the buffer never grew");
+        assert_eq!(b.asked[..4], [MAX_READ, MAX_READ, MAX_READ, MIN_READ]);
+    }
+
+    #[test]
+    fn an_unknown_or_false_length_still_reads_the_whole_body() {
+        let len = MIN_READ * 3 + 1;
+        for expected in [None, Some(10), Some(u64::MAX)] {
+            let mut b = body(len);
+            let out = b.read_to_end_expecting(usize::MAX, expected).unwrap();
+            assert_eq!(out, body(len).data, "{expected:?}");
+        }
+        assert_eq!(body(len).read_to_end(len).unwrap().len(), len);
+        assert!(matches!(
+            body(len).read_to_end_expecting(len - 1, Some(len as u64)),
+            Err(Error::MalformedResponse(_))
+        ));
     }
 }

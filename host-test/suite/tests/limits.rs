@@ -2,8 +2,9 @@
 //! code, a call stuck on the network. Each ends in a clean error, the
 //! instance is discarded, concurrent calls are unaffected and the driver keeps
 //! serving. Host failures reach callers without backtraces or paths. Also: a
-//! guest busy in its own code leaves the executor to other tasks, and an
-//! instance idle past the call timeout serves again.
+//! guest busy in its own code leaves the executor to other tasks, an
+//! instance idle past the call timeout serves again, and a whole-object read
+//! needs about the object's size in guest memory.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -88,6 +89,25 @@ async fn a_guest_past_its_memory_cap_gets_a_clean_error_and_others_go_on() {
     ));
     d.put_content("/after", b"ok").await.unwrap();
     assert_eq!(d.get_content("/after").await.unwrap(), b"ok");
+}
+
+/// A whole-object read holds about the object in guest memory (its length
+/// is reserved from the reply's Content-Length), not the doubling buffer a
+/// body of unknown length grows through: 20 MiB read back under a 40 MiB cap,
+/// where a buffer growing from 16 to 32 MiB would need 48.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_whole_object_read_needs_about_its_own_size_in_guest_memory() {
+    let server = EmbeddedS3::start_temp().await.unwrap();
+    let limits = Limits {
+        memory_bytes: 40 << 20,
+        ..Limits::default()
+    };
+    let d = open(&server, limits).await;
+    let body: Vec<u8> = (0..20u32 << 20).map(|i| (i % 251) as u8).collect();
+    d.put_content("/twenty", &body).await.unwrap();
+    let got = d.get_content("/twenty").await.unwrap();
+    assert!(got == body, "the 20 MiB read back differs");
+    assert_eq!(d.metrics().instances_discarded, 0);
 }
 
 #[tokio::test(flavor = "multi_thread")]
