@@ -23,6 +23,13 @@ pub struct Native {
     concurrency: usize,
 }
 
+/// Whether bodies are hashed and signed, as the component decides it: by
+/// the scheme requests really use (an `http://` endpoint is plain HTTP
+/// whatever `secure` says), so both clients do the same work per byte.
+fn signs_payloads(cfg: &Config, endpoint: &Endpoint) -> bool {
+    cfg.payload_signing.signs(endpoint.secure)
+}
+
 impl Native {
     /// The store for a driver configuration: same endpoint, bucket, region
     /// and static keys, addressed exactly as the component addresses it (the
@@ -45,13 +52,13 @@ impl Native {
             .with_access_key_id(access)
             .with_secret_access_key(secret)
             .with_virtual_hosted_style_request(!endpoint.path_style)
-            .with_unsigned_payload(!cfg.payload_signing.signs(cfg.secure));
-        if let Some(endpoint) = &cfg.region_endpoint {
-            let url = if endpoint.contains("://") {
-                endpoint.clone()
+            .with_unsigned_payload(!signs_payloads(&cfg, &endpoint));
+        if let Some(endpoint_url) = &cfg.region_endpoint {
+            let url = if endpoint_url.contains("://") {
+                endpoint_url.clone()
             } else {
-                let scheme = if cfg.secure { "https" } else { "http" };
-                format!("{scheme}://{endpoint}")
+                let scheme = if endpoint.secure { "https" } else { "http" };
+                format!("{scheme}://{endpoint_url}")
             };
             b = b
                 .with_allow_http(url.starts_with("http://"))
@@ -136,5 +143,31 @@ impl Native {
             .rename(&Path::from(from), &Path::from(to))
             .await?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decide(endpoint: &str, signing: &str) -> bool {
+        let params = [
+            ("bucket", "b"),
+            ("region", "us-east-1"),
+            ("regionendpoint", endpoint),
+            ("payloadsigning", signing),
+        ]
+        .map(|(k, v)| (k.to_owned(), ConfigValue::Text(v.to_owned())));
+        let cfg = Config::from_params(&core_params(&params)).unwrap();
+        signs_payloads(&cfg, &Endpoint::from_config(&cfg).unwrap())
+    }
+
+    #[test]
+    fn the_native_client_signs_bodies_exactly_when_the_component_does() {
+        // `secure` defaults to true; the endpoint's scheme is what counts.
+        assert!(decide("http://127.0.0.1:7480", "auto"));
+        assert!(!decide("https://127.0.0.1:7443", "auto"));
+        assert!(decide("https://127.0.0.1:7443", "signed"));
+        assert!(!decide("http://127.0.0.1:7480", "unsigned"));
     }
 }
