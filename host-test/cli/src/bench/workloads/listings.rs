@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use s3_storage_driver::s3::request::ListObjects;
 use s3_storage_driver::s3::xml::{ListBucketResult, parse};
 
-use super::{Bench, Line, NATIVE, RAW, ok};
+use super::{Bench, Line, NATIVE, RAW, SMALL_ROUNDS, ok};
 
 impl Bench<'_> {
     /// `list` of a directory of `files` files.
@@ -16,7 +16,7 @@ impl Bench<'_> {
         for i in 0..files {
             d.put_content(&format!("{dir}/{i}"), b"x").await?;
         }
-        let rounds = self.rounds();
+        let rounds = self.rounds() * SMALL_ROUNDS;
         let w = format!("List {files}");
         self.timed(&w, "component", rounds, 0, || async {
             for _ in 0..rounds {
@@ -100,7 +100,7 @@ impl Bench<'_> {
     pub(super) async fn stat(&mut self) -> anyhow::Result<()> {
         let d = self.d;
         d.put_content("/bench/stat", b"x").await?;
-        let n = self.rounds() * 5;
+        let n = self.rounds() * SMALL_ROUNDS * 4;
         self.timed("Stat", "component", n, 0, || async {
             for _ in 0..n {
                 d.stat("/bench/stat").await?;

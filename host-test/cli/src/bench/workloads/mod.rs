@@ -21,6 +21,10 @@ use super::native::Native;
 use super::{Table, peak_rss_mib, reset_peak_rss};
 
 const MIB: usize = 1 << 20;
+/// How many times `--rounds` a row of sub-MiB objects or of listings runs
+/// (Stat four times that): each takes a millisecond or so, and ten of them
+/// make one noisy figure.
+const SMALL_ROUNDS: usize = 5;
 
 /// What to run.
 #[derive(Debug, Clone)]
