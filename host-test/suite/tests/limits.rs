@@ -40,6 +40,15 @@ async fn open(server: &EmbeddedS3, limits: Limits) -> Driver {
     .unwrap()
 }
 
+/// A driver whose instances may grow to `bytes` of linear memory.
+async fn open_capped(server: &EmbeddedS3, bytes: usize) -> Driver {
+    let limits = Limits {
+        memory_bytes: bytes,
+        ..Limits::default()
+    };
+    open(server, limits).await
+}
+
 fn assert_clean(e: &CallError) {
     let text = e.to_string();
     for leak in ["backtrace", "/work", "/home", ".rs:", "\n"] {
@@ -50,11 +59,7 @@ fn assert_clean(e: &CallError) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_guest_past_its_memory_cap_gets_a_clean_error_and_others_go_on() {
     let server = EmbeddedS3::start_temp().await.unwrap();
-    let limits = Limits {
-        memory_bytes: 24 << 20,
-        ..Limits::default()
-    };
-    let d = open(&server, limits).await;
+    let d = open_capped(&server, 24 << 20).await;
     d.put_content("/small", b"fits").await.unwrap();
 
     // 32 MiB cannot even be handed to a 24 MiB instance; stats run meanwhile.
@@ -98,11 +103,7 @@ async fn a_guest_past_its_memory_cap_gets_a_clean_error_and_others_go_on() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_whole_object_read_needs_about_its_own_size_in_guest_memory() {
     let server = EmbeddedS3::start_temp().await.unwrap();
-    let limits = Limits {
-        memory_bytes: 40 << 20,
-        ..Limits::default()
-    };
-    let d = open(&server, limits).await;
+    let d = open_capped(&server, 40 << 20).await;
     let body: Vec<u8> = (0..20u32 << 20).map(|i| (i % 251) as u8).collect();
     d.put_content("/twenty", &body).await.unwrap();
     let got = d.get_content("/twenty").await.unwrap();
