@@ -77,6 +77,9 @@ pub struct Writer<T: Transport> {
     /// Most entries in `flights`.
     concurrency: usize,
     buf: Vec<u8>,
+    /// The buffer of the last part the server confirmed, kept for the next
+    /// part (see `write`).
+    spare: Option<Vec<u8>>,
     chunk: usize,
     closed: bool,
     committed: bool,
@@ -99,6 +102,7 @@ impl<T: Transport> Writer<T> {
             flights: VecDeque::new(),
             concurrency,
             buf: Vec::new(),
+            spare: None,
             chunk,
             closed: false,
             committed: false,
@@ -200,7 +204,14 @@ impl<T: Transport> Writer<T> {
         let mut rest = data;
         while !rest.is_empty() || self.buf.len() >= self.chunk {
             if self.buf.capacity() == 0 {
-                // One allocation of exactly one part: never a doubling.
+                // One allocation of exactly one part, never a doubling; and
+                // the confirmed part's when there is one: a part freed back
+                // to the heap gets split by the allocations that follow
+                // (write arguments, requests), the next part no longer fits
+                // in its place, and linear memory, which never shrinks,
+                // grows by one part more. At most the part being filled and
+                // `concurrency` others are held, spare included.
+                self.buf = self.spare.take().unwrap_or_default();
                 self.buf.reserve_exact(self.chunk);
             }
             let take = self.chunk.saturating_sub(self.buf.len()).min(rest.len());
@@ -313,6 +324,12 @@ impl<T: Transport> Writer<T> {
                     size: f.data.len() as u64,
                     checksum: f.checksum,
                 });
+                if let Ok(mut spare) = Rc::try_unwrap(f.data)
+                    && spare.capacity() >= self.chunk
+                {
+                    spare.clear();
+                    self.spare = Some(spare);
+                }
             }
             if !wait || self.flights.len() < before || self.flights.is_empty() {
                 return Ok(());
