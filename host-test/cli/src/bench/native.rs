@@ -53,16 +53,12 @@ impl Native {
             .with_secret_access_key(secret)
             .with_virtual_hosted_style_request(!endpoint.path_style)
             .with_unsigned_payload(!signs_payloads(&cfg, &endpoint));
-        if let Some(endpoint_url) = &cfg.region_endpoint {
-            let url = if endpoint_url.contains("://") {
-                endpoint_url.clone()
-            } else {
-                let scheme = if endpoint.secure { "https" } else { "http" };
-                format!("{scheme}://{endpoint_url}")
-            };
+        if cfg.region_endpoint.is_some() {
+            // The scheme and host the component resolved and sends to.
+            let scheme = if endpoint.secure { "https" } else { "http" };
             b = b
-                .with_allow_http(url.starts_with("http://"))
-                .with_endpoint(url);
+                .with_allow_http(!endpoint.secure)
+                .with_endpoint(format!("{scheme}://{}", endpoint.host));
         }
         Ok(Self {
             store: Arc::new(b.build().context("building the object_store client")?),
