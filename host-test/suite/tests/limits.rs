@@ -18,6 +18,7 @@ use s3_driver_host::{
     Runtime,
 };
 use s3_driver_kit::EmbeddedS3;
+use s3_driver_suite::bytes;
 
 async fn open(server: &EmbeddedS3, limits: Limits) -> Driver {
     let runtime = Runtime::from_file(Path::new(BUILT_COMPONENT)).unwrap();
@@ -105,7 +106,7 @@ async fn a_guest_past_its_memory_cap_gets_a_clean_error_and_others_go_on() {
 async fn a_whole_object_read_needs_about_its_own_size_in_guest_memory() {
     let server = EmbeddedS3::start_temp().await.unwrap();
     let d = open_capped(&server, 40 << 20).await;
-    let body: Vec<u8> = (0..20u32 << 20).map(|i| (i % 251) as u8).collect();
+    let body = bytes(20 << 20);
     d.put_content("/twenty", &body).await.unwrap();
     let got = d.get_content("/twenty").await.unwrap();
     assert!(got == body, "the 20 MiB read back differs");
@@ -123,7 +124,7 @@ async fn a_long_upload_needs_only_its_parts_in_guest_memory() {
     let server = EmbeddedS3::start_temp().await.unwrap();
     let d = open_capped(&server, 36 << 20).await;
     let mut w = d.writer("/long", false).await.unwrap();
-    let piece: Vec<u8> = (0..1u32 << 20).map(|i| (i % 253) as u8).collect();
+    let piece = bytes(1 << 20);
     for _ in 0..1024 {
         w.write(&piece).await.unwrap();
     }
