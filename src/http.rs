@@ -303,11 +303,12 @@ impl WasiHttp {
             let h = response.headers();
             h.entries()
                 .into_iter()
-                .map(|(k, v)| {
-                    (
-                        k.to_ascii_lowercase(),
-                        String::from_utf8_lossy(&v).into_owned(),
-                    )
+                .map(|(mut name, value)| {
+                    // Both arrive as fresh guest allocations: keep them.
+                    name.make_ascii_lowercase();
+                    let value = String::from_utf8(value)
+                        .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+                    (name, value)
                 })
                 .collect()
         };

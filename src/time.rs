@@ -46,6 +46,27 @@ fn digits(s: &str) -> Option<u32> {
     }
 }
 
+/// `n` (below 100) as two digits. Signing formats a date for every request:
+/// pushing digits skips the formatting machinery.
+fn push_two_digits(out: &mut String, n: u32) {
+    out.push(char::from(b'0' + (n / 10 % 10) as u8));
+    out.push(char::from(b'0' + (n % 10) as u8));
+}
+
+/// `YYYYMMDD`, with room left for a time of day.
+fn compact_date(y: i64, m: u32, d: u32) -> String {
+    let mut out = String::with_capacity(16);
+    if (0..10_000).contains(&y) {
+        push_two_digits(&mut out, (y / 100) as u32);
+        push_two_digits(&mut out, (y % 100) as u32);
+    } else {
+        out.push_str(&format!("{y:04}"));
+    }
+    push_two_digits(&mut out, m);
+    push_two_digits(&mut out, d);
+    out
+}
+
 impl UtcDateTime {
     /// Converts a `SystemTime`; times before 1970 clamp to the epoch. The
     /// core never reads the clock itself: the time comes from [`crate::platform`].
@@ -84,13 +105,19 @@ impl UtcDateTime {
     /// `YYYYMMDDTHHMMSSZ`, the SigV4 `x-amz-date`.
     pub fn amz_date(&self) -> String {
         let (y, m, d, h, mi, s) = self.parts();
-        format!("{y:04}{m:02}{d:02}T{h:02}{mi:02}{s:02}Z")
+        let mut out = compact_date(y, m, d);
+        out.push('T');
+        for n in [h, mi, s] {
+            push_two_digits(&mut out, n);
+        }
+        out.push('Z');
+        out
     }
 
     /// `YYYYMMDD`, the SigV4 credential-scope date.
     pub fn date_stamp(&self) -> String {
         let (y, m, d, ..) = self.parts();
-        format!("{y:04}{m:02}{d:02}")
+        compact_date(y, m, d)
     }
 
     /// S3's ISO-8601 form, `2009-10-12T17:50:30Z` (whole seconds), as STS and
@@ -173,6 +200,17 @@ mod tests {
         assert_eq!(t.amz_date(), "20150830T123600Z");
         assert_eq!(t.date_stamp(), "20150830");
         assert!(UtcDateTime::parse_amz_date("2015-08-30T12:36Z").is_none());
+    }
+
+    #[test]
+    fn signing_dates_keep_four_digit_years_padded() {
+        let at = |y, m, d| UtcDateTime {
+            seconds: days_from_civil(y, m, d) * 86_400 + 3_723,
+            nanos: 0,
+        };
+        assert_eq!(at(999, 1, 2).amz_date(), "09990102T010203Z");
+        assert_eq!(at(9999, 12, 31).date_stamp(), "99991231");
+        assert_eq!(at(10_000, 1, 1).date_stamp(), "100000101");
     }
 
     #[test]

@@ -6,6 +6,8 @@
 //! authority exactly as sent. Canonicalisation lives in one function that header
 //! signing and presigning share.
 
+use std::borrow::Cow;
+
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
@@ -39,53 +41,95 @@ pub struct CanonicalInput<'a> {
 
 /// Lower-cased names, trimmed values with inner runs of spaces folded, duplicate
 /// names joined with `,`, sorted by name. Returns (canonical headers, signed headers).
-fn canonical_headers(headers: &[(String, String)]) -> (String, String) {
-    let mut list: Vec<(String, String)> = headers
-        .iter()
+/// Borrows what it can: it runs for every request, and names are nearly always
+/// lower case already.
+fn canonical_headers<'h>(
+    headers: impl IntoIterator<Item = (&'h str, &'h str)>,
+) -> (String, String) {
+    let mut list: Vec<(Cow<'h, str>, &'h str)> = headers
+        .into_iter()
         .map(|(k, v)| {
-            let folded = v.split_whitespace().collect::<Vec<_>>().join(" ");
-            (k.to_ascii_lowercase(), folded)
+            let name = if k.bytes().any(|b| b.is_ascii_uppercase()) {
+                Cow::Owned(k.to_ascii_lowercase())
+            } else {
+                Cow::Borrowed(k)
+            };
+            (name, v)
         })
         .collect();
     // Stable sort keeps duplicate headers in the order they were given.
     list.sort_by(|a, b| a.0.cmp(&b.0));
-    let mut canonical = String::new();
-    let mut signed = String::new();
-    let mut i = 0;
-    while i < list.len() {
-        let name = &list[i].0;
-        let mut values = vec![list[i].1.as_str()];
-        let mut j = i + 1;
-        while j < list.len() && list[j].0 == *name {
-            values.push(&list[j].1);
-            j += 1;
+    let room: usize = list.iter().map(|(k, v)| k.len() + v.len() + 2).sum();
+    let mut canonical = String::with_capacity(room);
+    let mut signed = String::with_capacity(room);
+    for (i, (name, value)) in list.iter().enumerate() {
+        if i > 0 && list[i - 1].0 == *name {
+            // A repeated name: its value joins the line above.
+            canonical.pop();
+            canonical.push(',');
+        } else {
+            if !signed.is_empty() {
+                signed.push(';');
+            }
+            signed.push_str(name);
+            canonical.push_str(name);
+            canonical.push(':');
         }
-        canonical.push_str(name);
-        canonical.push(':');
-        canonical.push_str(&values.join(","));
+        for (j, word) in value.split_whitespace().enumerate() {
+            if j > 0 {
+                canonical.push(' ');
+            }
+            canonical.push_str(word);
+        }
         canonical.push('\n');
-        if !signed.is_empty() {
-            signed.push(';');
-        }
-        signed.push_str(name);
-        i = j;
     }
     (canonical, signed)
 }
 
 /// The canonical request and the signed-headers list.
 pub fn canonical_request(input: &CanonicalInput<'_>) -> (String, String) {
-    let (headers, signed) = canonical_headers(input.headers);
-    let creq = format!(
-        "{}\n{}\n{}\n{}\n{}\n{}",
+    let headers = input.headers.iter().map(|(k, v)| (k.as_str(), v.as_str()));
+    canonical_request_of(input, headers)
+}
+
+/// [`canonical_request`] of `input` with `headers` in place of its own.
+fn canonical_request_of<'h>(
+    input: &CanonicalInput<'_>,
+    headers: impl IntoIterator<Item = (&'h str, &'h str)>,
+) -> (String, String) {
+    let (headers, signed) = canonical_headers(headers);
+    let query = if input.query.is_empty() {
+        String::new()
+    } else {
+        canonical_query(input.query)
+    };
+    let parts = [
         input.method,
         input.path,
-        canonical_query(input.query),
-        headers,
-        signed,
-        input.payload_hash
-    );
+        &query,
+        &headers,
+        &signed,
+        input.payload_hash,
+    ];
+    let mut creq = String::with_capacity(parts.iter().map(|p| p.len() + 1).sum());
+    for (i, part) in parts.iter().enumerate() {
+        if i > 0 {
+            creq.push('\n');
+        }
+        creq.push_str(part);
+    }
     (creq, signed)
+}
+
+/// Lower-case hex of a 32-byte digest or signature, written through a
+/// fixed buffer (`hex::encode` builds its string a character at a time,
+/// and a request needs three of these).
+pub(super) fn hex32(bytes: &[u8; 32]) -> String {
+    let mut buf = [0u8; 64];
+    hex::encode_to_slice(bytes, &mut buf).expect("64 hex digits for 32 bytes");
+    std::str::from_utf8(&buf)
+        .expect("hex digits are ASCII")
+        .to_owned()
 }
 
 pub(super) fn hmac(key: &[u8], data: &[u8]) -> [u8; 32] {
@@ -96,7 +140,7 @@ pub(super) fn hmac(key: &[u8], data: &[u8]) -> [u8; 32] {
 
 /// Hex SHA-256 of `data`, hashed in the guest (canonical requests, tests).
 pub fn sha256_hex(data: &[u8]) -> String {
-    hex::encode(sha256_in_guest(data))
+    hex32(&sha256_in_guest(data))
 }
 
 /// A SigV4 signer for one region and service. It keeps the signing key of
@@ -110,7 +154,7 @@ pub struct Signer {
     service: String,
     payload: PayloadSigning,
     hash_body: BodyHasher,
-    day_key: std::sync::Mutex<Option<(String, [u8; 32])>>,
+    day_key: std::sync::Mutex<Option<DayKey>>,
 }
 
 impl Clone for Signer {
@@ -166,6 +210,54 @@ pub struct SignedHeaders {
     pub authorization: String,
 }
 
+/// The signing key of one day, and an HMAC already keyed with it.
+#[derive(Clone)]
+struct DayKey {
+    day: String,
+    key: [u8; 32],
+    mac: Hmac<Sha256>,
+}
+
+impl DayKey {
+    fn new(day: &str, key: [u8; 32]) -> Self {
+        Self {
+            day: day.to_owned(),
+            key,
+            mac: Hmac::<Sha256>::new_from_slice(&key).expect("HMAC takes any key length"),
+        }
+    }
+}
+
+impl std::fmt::Debug for DayKey {
+    // The key signs anything for a day: it never appears in `Debug`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DayKey")
+            .field("day", &self.day)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The time-dependent strings of one signature, formatted once.
+struct Stamp {
+    /// `YYYYMMDDTHHMMSSZ`.
+    amz_date: String,
+    /// `YYYYMMDD`.
+    date: String,
+    /// `date/region/service/aws4_request`.
+    scope: String,
+}
+
+impl Stamp {
+    fn of(signer: &Signer, at: UtcDateTime) -> Self {
+        let date = at.date_stamp();
+        Self {
+            amz_date: at.amz_date(),
+            scope: signer.scope(&date),
+            date,
+        }
+    }
+}
+
 impl Signer {
     /// A signer; `service` is `s3` for every request this driver makes.
     pub fn new(credentials: Credentials, region: &str, service: &str) -> Self {
@@ -202,15 +294,21 @@ impl Signer {
 
     /// The derived key of day `date`, from the cache when it is that day's.
     fn signing_key(&self, date: &str) -> [u8; 32] {
+        self.with_day_key(date, |k| k.key)
+    }
+
+    /// An HMAC keyed with day `date`'s key, its key blocks already hashed:
+    /// a signature then costs the string to sign's blocks and one more.
+    fn day_mac(&self, date: &str) -> Hmac<Sha256> {
+        self.with_day_key(date, |k| k.mac.clone())
+    }
+
+    fn with_day_key<R>(&self, date: &str, f: impl FnOnce(&DayKey) -> R) -> R {
         let mut cached = self.day_key.lock().unwrap();
-        if let Some((day, key)) = &*cached
-            && day == date
-        {
-            return *key;
+        match &*cached {
+            Some(k) if k.day == date => f(k),
+            _ => f(cached.insert(DayKey::new(date, self.derive_key(date)))),
         }
-        let key = self.derive_key(date);
-        *cached = Some((date.to_owned(), key));
-        key
     }
 
     /// The derived key; depends only on the secret, day, region and service.
@@ -224,28 +322,57 @@ impl Signer {
 
     /// The hex signature of a canonical request made at `at`.
     fn signature(&self, at: UtcDateTime, creq: &str) -> String {
-        let date = at.date_stamp();
-        let sts = format!(
-            "{ALGORITHM}\n{}\n{}\n{}",
-            at.amz_date(),
-            self.scope(&date),
-            sha256_hex(creq.as_bytes())
+        self.signature_in(&Stamp::of(self, at), creq)
+    }
+
+    /// The hex signature of a canonical request made at `stamp`'s time.
+    fn signature_in(&self, stamp: &Stamp, creq: &str) -> String {
+        let digest = hex32(&sha256_in_guest(creq.as_bytes()));
+        let mut sts = String::with_capacity(
+            ALGORITHM.len() + stamp.amz_date.len() + stamp.scope.len() + digest.len() + 3,
         );
-        hex::encode(hmac(&self.signing_key(&date), sts.as_bytes()))
+        for (i, part) in [ALGORITHM, &stamp.amz_date, &stamp.scope, &digest]
+            .into_iter()
+            .enumerate()
+        {
+            if i > 0 {
+                sts.push('\n');
+            }
+            sts.push_str(part);
+        }
+        let mut mac = self.day_mac(&stamp.date);
+        mac.update(sts.as_bytes());
+        hex32(&mac.finalize().into_bytes().into())
+    }
+
+    /// The `Authorization` header value of a signature.
+    fn authorization(&self, stamp: &Stamp, signed: &str, signature: &str) -> String {
+        let access_key = self.credentials.access_key();
+        let parts = [
+            ALGORITHM,
+            " Credential=",
+            access_key,
+            "/",
+            &stamp.scope,
+            ", SignedHeaders=",
+            signed,
+            ", Signature=",
+            signature,
+        ];
+        let mut out = String::with_capacity(parts.iter().map(|p| p.len()).sum());
+        parts.iter().for_each(|p| out.push_str(p));
+        out
     }
 
     /// The `Authorization` header for a request whose headers already hold
     /// `host`, `x-amz-date` (equal to `at`) and, for S3, `x-amz-content-sha256`
     /// and `x-amz-security-token` when a session token is in use.
     pub fn authorize(&self, at: UtcDateTime, input: &CanonicalInput<'_>) -> SignedHeaders {
+        let stamp = Stamp::of(self, at);
         let (creq, signed) = canonical_request(input);
-        let signature = self.signature(at, &creq);
+        let signature = self.signature_in(&stamp, &creq);
         SignedHeaders {
-            authorization: format!(
-                "{ALGORITHM} Credential={}/{}, SignedHeaders={signed}, Signature={signature}",
-                self.credentials.access_key(),
-                self.scope(&at.date_stamp()),
-            ),
+            authorization: self.authorization(&stamp, &signed, &signature),
         }
     }
 
@@ -258,10 +385,12 @@ impl Signer {
     /// server refuses a changed byte. Every header is signed except
     /// `user-agent` and `content-length`, which proxies may rewrite.
     pub fn sign_request(&self, at: UtcDateTime, req: &mut Request, body: &[u8]) {
-        let payload = if self.payload.signs(req.secure) {
-            hex::encode((self.hash_body)(body))
-        } else {
+        let payload = if !self.payload.signs(req.secure) {
             UNSIGNED_PAYLOAD.to_owned()
+        } else if body.is_empty() {
+            EMPTY_SHA256.to_owned()
+        } else {
+            hex32(&(self.hash_body)(body))
         };
         self.seal(at, req, &payload);
     }
@@ -269,34 +398,29 @@ impl Signer {
     /// Adds `x-amz-date`, `x-amz-content-sha256: payload`, the session token
     /// if any and `Authorization`; returns the signature.
     fn seal(&self, at: UtcDateTime, req: &mut Request, payload: &str) -> String {
-        req.header("x-amz-date", at.amz_date());
+        let stamp = Stamp::of(self, at);
+        req.header("x-amz-date", stamp.amz_date.as_str());
         req.header("x-amz-content-sha256", payload);
         if let Some(token) = self.credentials.session_token() {
             req.header("x-amz-security-token", token);
         }
-        let mut signed = vec![("host".to_owned(), req.authority.clone())];
-        signed.extend(
+        let signed_headers = std::iter::once(("host", req.authority.as_str())).chain(
             req.headers
                 .iter()
                 .filter(|(k, _)| k != "user-agent" && k != "content-length")
-                .cloned(),
+                .map(|(k, v)| (k.as_str(), v.as_str())),
         );
-        let auth = self.authorize(
-            at,
-            &CanonicalInput {
-                method: req.method,
-                path: &req.path,
-                query: &req.query,
-                headers: &signed,
-                payload_hash: payload,
-            },
-        );
-        let signature = auth
-            .authorization
-            .rsplit_once("Signature=")
-            .map(|(_, s)| s.to_owned())
-            .unwrap_or_default();
-        req.header("authorization", auth.authorization);
+        let input = CanonicalInput {
+            method: req.method,
+            path: &req.path,
+            query: &req.query,
+            headers: &[],
+            payload_hash: payload,
+        };
+        let (creq, signed) = canonical_request_of(&input, signed_headers);
+        let signature = self.signature_in(&stamp, &creq);
+        let authorization = self.authorization(&stamp, &signed, &signature);
+        req.header("authorization", authorization);
         signature
     }
 
@@ -351,7 +475,8 @@ impl Signer {
         expires_secs: u64,
         input: &CanonicalInput<'_>,
     ) -> Vec<(String, String)> {
-        let (_, signed) = canonical_headers(input.headers);
+        let (_, signed) =
+            canonical_headers(input.headers.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         let mut query = input.query.to_vec();
         query.push(("X-Amz-Algorithm".into(), ALGORITHM.into()));
         query.push((

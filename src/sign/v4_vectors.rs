@@ -521,12 +521,30 @@ fn the_day_key_is_reused_within_a_day_and_renewed_after() {
         let fresh = Signer::new(creds.clone(), "us-east-1", "s3");
         assert_eq!(kept.authorize(at, &input), fresh.authorize(at, &input));
         assert_eq!(
-            kept.day_key
-                .lock()
-                .unwrap()
-                .as_ref()
-                .map(|(d, _)| d.clone()),
+            kept.day_key.lock().unwrap().as_ref().map(|k| k.day.clone()),
             Some(at.date_stamp())
         );
     }
+}
+
+#[test]
+fn a_signer_that_has_signed_keeps_its_day_key_out_of_debug() {
+    let signer = s3_doc_signer();
+    let at = s3_doc_time();
+    let input = CanonicalInput {
+        method: "GET",
+        path: "/",
+        query: &[],
+        headers: &h(&[("host", "example.com")]),
+        payload_hash: UNSIGNED_PAYLOAD,
+    };
+    signer.authorize(at, &input);
+    let key = signer.signing_key(&at.date_stamp());
+    let shown = format!("{signer:?}");
+    assert!(shown.contains(&at.date_stamp()), "{shown}");
+    assert!(
+        !shown.contains(&format!("{:?}", key[..4].to_vec())[1..8]),
+        "{shown}"
+    );
+    assert!(!shown.contains(&hex::encode(key)), "{shown}");
 }
