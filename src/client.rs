@@ -437,7 +437,10 @@ impl<T: Transport> S3Client<T> {
         let req = self.requests.get_object(key, from);
         self.exchange(op, &req, &[], 1, |mut resp| match resp.status {
             200 | 206 => read_exactly(&mut resp, usize::MAX),
-            416 => Ok(Vec::new()),
+            416 => {
+                resp.discard_body();
+                Ok(Vec::new())
+            }
             _ => Err(self.reply_error(op, resp)),
         })
     }

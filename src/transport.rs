@@ -68,6 +68,19 @@ impl<B> Response<B> {
     }
 }
 
+/// The most [`Response::discard_body`] reads before giving the connection up.
+const DISCARD_LIMIT: usize = 64 * 1024;
+
+impl<B: Body> Response<B> {
+    /// Reads the rest of a small reply body and drops it. A connection
+    /// whose reply was not read to its end cannot carry another request: the
+    /// host closes it and the next request pays for a new one (radosgw sends
+    /// a 416's error body after its head, so it is still on the way).
+    pub fn discard_body(mut self) {
+        let _ = self.body.read_to_end(DISCARD_LIMIT);
+    }
+}
+
 /// One piece of a request body made while the body is sent (a signed
 /// chunk): bytes of its own around bytes borrowed from the caller's body.
 #[derive(Debug)]

@@ -4,7 +4,7 @@ use super::S3Driver;
 use crate::error::{BackendError, Error, Result};
 use crate::file_info::FileInfo;
 use crate::path;
-use crate::reader::{FileReader, read_exactly};
+use crate::reader::FileReader;
 use crate::s3::request::{LIST_MAX, ListObjects};
 use crate::s3::xml::DeleteResult;
 use crate::transport::Transport;
@@ -25,14 +25,7 @@ impl<T: Transport> S3Driver<T> {
     pub fn get_content(&self, path: &str) -> Result<Vec<u8>> {
         path::check(path)?;
         let op = format!("get-content {path}");
-        let req = self.client.requests().get_object(&self.keys.key(path), 0);
-        let content = self
-            .client
-            .exchange(&op, &req, &[], 1, |mut resp| match resp.status {
-                200 | 206 => read_exactly(&mut resp, usize::MAX),
-                416 => Ok(Vec::new()),
-                _ => Err(self.client.reply_error(&op, resp)),
-            });
+        let content = self.client.get_range(&op, &self.keys.key(path), 0);
         not_found_as_path(content, path)
     }
 
@@ -65,7 +58,10 @@ impl<T: Transport> S3Driver<T> {
             .exchange(&op, &req, &[], 1, |resp| match resp.status {
                 200 | 206 => Ok(FileReader::new(resp)),
                 // InvalidRange: at or past the end (or any offset of an empty object).
-                416 => Ok(FileReader::empty()),
+                416 => {
+                    resp.discard_body();
+                    Ok(FileReader::empty())
+                }
                 _ => Err(self.client.reply_error(&op, resp)),
             });
         not_found_as_path(reader, path)

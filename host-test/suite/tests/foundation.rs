@@ -378,6 +378,37 @@ async fn connections_are_pooled() {
     d.delete("/pool").await.unwrap();
 }
 
+/// Reads an empty file back ten times, whole and through a reader, and
+/// checks that every read reused the connection of the first request. An
+/// empty object answers the ranged GET with 416 and an error body; left
+/// unread, that body costs the connection (radosgw sends it after the head).
+async fn empty_reads_keep_the_connection(d: &Driver) {
+    d.put_content("/empty", b"").await.unwrap();
+    for _ in 0..10 {
+        assert!(d.get_content("/empty").await.unwrap().is_empty());
+        let mut r = d.reader("/empty", 0).await.unwrap();
+        assert!(r.read_to_end().await.unwrap().is_empty());
+    }
+    let s = d.http_stats();
+    assert_eq!(s.requests, 21);
+    assert_eq!(s.connections, 1, "every read reused the first connection");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn reading_empty_files_keeps_the_connection() {
+    let (d, _s) = driver().await;
+    empty_reads_keep_the_connection(&d).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs radosgw: RADOSGW_ENDPOINT (.ci/run starts one and passes --include-ignored)"]
+async fn reading_empty_files_keeps_the_connection_on_radosgw() {
+    let params = radosgw_bucket("empty-reads").await;
+    let policy = OutgoingPolicy::new(Allowlist::for_params(&params));
+    let d = Driver::open(&RUNTIME, &params, policy, &[]).await.unwrap();
+    empty_reads_keep_the_connection(&d).await;
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn refused_connection_is_a_clean_network_error() {
     // A port nothing listens on, allowed by the policy.
