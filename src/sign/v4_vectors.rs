@@ -504,19 +504,25 @@ fn s3_doc_presigned_get() {
     );
 }
 
+/// `GET /` with `headers`, body unsigned: the least there is to sign.
+fn get_root(headers: &[(String, String)]) -> CanonicalInput<'_> {
+    CanonicalInput {
+        method: "GET",
+        path: "/",
+        query: &[],
+        headers,
+        payload_hash: UNSIGNED_PAYLOAD,
+    }
+}
+
 #[test]
 fn the_day_key_is_reused_within_a_day_and_renewed_after() {
     let creds = Credentials::new("AKIDEXAMPLE".into(), "secret".into(), None);
     let kept = Signer::new(creds.clone(), "us-east-1", "s3");
     let day1 = UtcDateTime::parse_iso8601("2026-11-26T23:59:00Z").unwrap();
     let day2 = UtcDateTime::parse_iso8601("2026-11-27T00:01:00Z").unwrap();
-    let input = CanonicalInput {
-        method: "GET",
-        path: "/",
-        query: &[],
-        headers: &h(&[("host", "example.com")]),
-        payload_hash: UNSIGNED_PAYLOAD,
-    };
+    let headers = h(&[("host", "example.com")]);
+    let input = get_root(&headers);
     for at in [day1, day1, day2, day1] {
         let fresh = Signer::new(creds.clone(), "us-east-1", "s3");
         assert_eq!(kept.authorize(at, &input), fresh.authorize(at, &input));
@@ -531,20 +537,10 @@ fn the_day_key_is_reused_within_a_day_and_renewed_after() {
 fn a_signer_that_has_signed_keeps_its_day_key_out_of_debug() {
     let signer = s3_doc_signer();
     let at = s3_doc_time();
-    let input = CanonicalInput {
-        method: "GET",
-        path: "/",
-        query: &[],
-        headers: &h(&[("host", "example.com")]),
-        payload_hash: UNSIGNED_PAYLOAD,
-    };
-    signer.authorize(at, &input);
+    signer.authorize(at, &get_root(&h(&[("host", "example.com")])));
     let key = signer.signing_key(&at.date_stamp());
     let shown = format!("{signer:?}");
     assert!(shown.contains(&at.date_stamp()), "{shown}");
-    assert!(
-        !shown.contains(&format!("{:?}", key[..4].to_vec())[1..8]),
-        "{shown}"
-    );
+    assert!(!shown.contains("key: ["), "{shown}");
     assert!(!shown.contains(&hex::encode(key)), "{shown}");
 }
