@@ -19,6 +19,32 @@ fn not_found_as_path<R>(r: Result<R>, path: &str) -> Result<R> {
     }
 }
 
+/// Where the next page of a listing under prefix `key` starts, for deleting
+/// `key` and `key/...`, after a page ending at `last`; `None` when no later
+/// key can be either. Keys come in byte order, so the siblings sharing the
+/// prefix sort around `key/`: `key-x` and `key.x` before it, `key0` and
+/// `keyz` after. The reference pages through all of them and keeps only
+/// its own; deleting repository `foo` next to a large `foo-bar` or `fooz`
+/// then lists every key of those too.
+fn next_delete_page(key: &str, last: &str) -> Option<String> {
+    match last.as_bytes().get(key.len()) {
+        // Past `key/`: everything after is a sibling.
+        Some(&b) if b > b'/' => None,
+        // Among the siblings before `key/`: skip to just before it. U+10FFFF
+        // is the largest character, so of the keys before `key/` only those
+        // starting `key.` and U+10FFFF come after the jump (and are filtered).
+        Some(&b) if b < b'/' => {
+            let jump = format!("{key}.\u{10FFFF}");
+            Some(if jump.as_str() > last {
+                jump
+            } else {
+                last.to_owned()
+            })
+        }
+        _ => Some(last.to_owned()),
+    }
+}
+
 impl<T: Transport> S3Driver<T> {
     /// The whole content of a file, in one GET; a reply cut short is tried
     /// again.
@@ -150,7 +176,8 @@ impl<T: Transport> S3Driver<T> {
 
     /// Deletes `path` and everything under `path/`, in batches of at most 1000.
     /// Siblings that share the prefix (`/a/bc`, `/a/b-x`) are skipped, never a
-    /// reason to stop. Nothing to delete is `path-not-found`.
+    /// reason to stop, and not listed page after page either (see
+    /// [`next_delete_page`]). Nothing to delete is `path-not-found`.
     pub fn delete(&self, path: &str) -> Result<()> {
         path::check(path)?;
         let op = format!("delete {path}");
@@ -179,7 +206,10 @@ impl<T: Transport> S3Driver<T> {
                 deleted += batch.len();
             }
             match (page.is_truncated, page.contents.last()) {
-                (true, Some(last)) => start_after = Some(last.key.clone()),
+                (true, Some(last)) => match next_delete_page(&key, &last.key) {
+                    Some(next) => start_after = Some(next),
+                    None => break,
+                },
                 _ => break,
             }
         }
@@ -214,5 +244,30 @@ impl<T: Transport> S3Driver<T> {
             }));
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::next_delete_page;
+
+    #[test]
+    fn a_delete_listing_skips_the_siblings_around_its_directory() {
+        // At the file itself or inside the directory: go on from there.
+        assert_eq!(next_delete_page("a/foo", "a/foo").as_deref(), Some("a/foo"));
+        assert_eq!(
+            next_delete_page("a/foo", "a/foo/9").as_deref(),
+            Some("a/foo/9")
+        );
+        // Past the directory: nothing later can be deleted.
+        assert_eq!(next_delete_page("a/foo", "a/foo0"), None);
+        assert_eq!(next_delete_page("a/foo", "a/fooz/k"), None);
+        // Before it: straight to just before `a/foo/`.
+        let jump = next_delete_page("a/foo", "a/foo-x/k").unwrap();
+        assert!(jump.as_str() > "a/foo.zzz", "{jump:?}");
+        assert!(jump.as_str() < "a/foo/", "{jump:?}");
+        // Never backwards.
+        let odd = "a/foo.\u{10FFFF}\u{10FFFF}";
+        assert_eq!(next_delete_page("a/foo", odd).as_deref(), Some(odd));
     }
 }

@@ -4,6 +4,7 @@
 use s3_driver_suite as common;
 
 use common::*;
+use s3_driver_host::{Allowlist, Driver, OutgoingPolicy};
 
 /// Requests made by `f`, from the driver's policy counters.
 macro_rules! requests {
@@ -62,6 +63,44 @@ async fn walk_and_delete_of_n_keys_page_by_thousands() {
         2 * pages,
         "delete"
     );
+}
+
+/// The delete listing of `/a/foo` (prefix `a/foo`, as the reference sends)
+/// also returns the siblings `/a/foo-x/...` before `a/foo/` and
+/// `/a/fooz/...` after it. Paging through all 3001 keys takes 4 listings;
+/// skipping to `a/foo/` after the first page and stopping past it takes 2.
+async fn delete_lists_only_around(d: &Driver) {
+    d.put_content("/a/foo/1", b"under").await.unwrap();
+    for i in 0..2000 {
+        d.put_content(&format!("/a/foo-x/k{i:04}"), b"v")
+            .await
+            .unwrap();
+    }
+    for i in 0..1000 {
+        d.put_content(&format!("/a/fooz/k{i:04}"), b"v")
+            .await
+            .unwrap();
+    }
+    // Two listings and one batch.
+    assert_eq!(requests!(d, d.delete("/a/foo").await.unwrap()), 3, "delete");
+    assert!(d.stat("/a/foo/1").await.is_err());
+    assert_eq!(d.list("/a/foo-x").await.unwrap().len(), 2000);
+    assert_eq!(d.list("/a/fooz").await.unwrap().len(), 1000);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn delete_lists_only_around_its_own_directory() {
+    let (d, _s) = driver().await;
+    delete_lists_only_around(&d).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs radosgw: RADOSGW_ENDPOINT (.ci/run starts one and passes --include-ignored)"]
+async fn delete_lists_only_around_its_own_directory_on_radosgw() {
+    let params = radosgw_bucket("delete-siblings").await;
+    let policy = OutgoingPolicy::new(Allowlist::for_params(&params));
+    let d = Driver::open(&RUNTIME, &params, policy, &[]).await.unwrap();
+    delete_lists_only_around(&d).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
