@@ -403,10 +403,7 @@ async fn reading_empty_files_keeps_the_connection() {
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "needs radosgw: RADOSGW_ENDPOINT (.ci/run starts one and passes --include-ignored)"]
 async fn reading_empty_files_keeps_the_connection_on_radosgw() {
-    let params = radosgw_bucket("empty-reads").await;
-    let policy = OutgoingPolicy::new(Allowlist::for_params(&params));
-    let d = Driver::open(&RUNTIME, &params, policy, &[]).await.unwrap();
-    empty_reads_keep_the_connection(&d).await;
+    empty_reads_keep_the_connection(&radosgw_driver("empty-reads").await).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -4,7 +4,7 @@
 use s3_driver_suite as common;
 
 use common::*;
-use s3_driver_host::{Allowlist, Driver, OutgoingPolicy};
+use s3_driver_host::Driver;
 
 /// Requests made by `f`, from the driver's policy counters.
 macro_rules! requests {
@@ -97,10 +97,7 @@ async fn delete_lists_only_around_its_own_directory() {
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "needs radosgw: RADOSGW_ENDPOINT (.ci/run starts one and passes --include-ignored)"]
 async fn delete_lists_only_around_its_own_directory_on_radosgw() {
-    let params = radosgw_bucket("delete-siblings").await;
-    let policy = OutgoingPolicy::new(Allowlist::for_params(&params));
-    let d = Driver::open(&RUNTIME, &params, policy, &[]).await.unwrap();
-    delete_lists_only_around(&d).await;
+    delete_lists_only_around(&radosgw_driver("delete-siblings").await).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
