@@ -89,11 +89,12 @@ fn canonical_headers<'h>(
 /// The canonical request and the signed-headers list.
 pub fn canonical_request(input: &CanonicalInput<'_>) -> (String, String) {
     let headers = input.headers.iter().map(|(k, v)| (k.as_str(), v.as_str()));
-    canonical_request_of(input, headers)
+    canonical_request_with_headers(input, headers)
 }
 
-/// [`canonical_request`] of `input` with `headers` in place of its own.
-fn canonical_request_of<'h>(
+/// [`canonical_request`] with `headers` borrowed from wherever they are
+/// (`input.headers` is not read): a request being signed lends its own.
+fn canonical_request_with_headers<'h>(
     input: &CanonicalInput<'_>,
     headers: impl IntoIterator<Item = (&'h str, &'h str)>,
 ) -> (String, String) {
@@ -103,21 +104,16 @@ fn canonical_request_of<'h>(
     } else {
         canonical_query(input.query)
     };
-    let parts = [
+    // `join` sizes the string once.
+    let creq = [
         input.method,
         input.path,
         &query,
         &headers,
         &signed,
         input.payload_hash,
-    ];
-    let mut creq = String::with_capacity(parts.iter().map(|p| p.len() + 1).sum());
-    for (i, part) in parts.iter().enumerate() {
-        if i > 0 {
-            creq.push('\n');
-        }
-        creq.push_str(part);
-    }
+    ]
+    .join("\n");
     (creq, signed)
 }
 
@@ -328,18 +324,7 @@ impl Signer {
     /// The hex signature of a canonical request made at `stamp`'s time.
     fn signature_in(&self, stamp: &Stamp, creq: &str) -> String {
         let digest = hex32(&sha256_in_guest(creq.as_bytes()));
-        let mut sts = String::with_capacity(
-            ALGORITHM.len() + stamp.amz_date.len() + stamp.scope.len() + digest.len() + 3,
-        );
-        for (i, part) in [ALGORITHM, &stamp.amz_date, &stamp.scope, &digest]
-            .into_iter()
-            .enumerate()
-        {
-            if i > 0 {
-                sts.push('\n');
-            }
-            sts.push_str(part);
-        }
+        let sts = [ALGORITHM, &stamp.amz_date, &stamp.scope, &digest].join("\n");
         let mut mac = self.day_mac(&stamp.date);
         mac.update(sts.as_bytes());
         hex32(&mac.finalize().into_bytes().into())
@@ -347,21 +332,18 @@ impl Signer {
 
     /// The `Authorization` header value of a signature.
     fn authorization(&self, stamp: &Stamp, signed: &str, signature: &str) -> String {
-        let access_key = self.credentials.access_key();
-        let parts = [
+        [
             ALGORITHM,
             " Credential=",
-            access_key,
+            self.credentials.access_key(),
             "/",
             &stamp.scope,
             ", SignedHeaders=",
             signed,
             ", Signature=",
             signature,
-        ];
-        let mut out = String::with_capacity(parts.iter().map(|p| p.len()).sum());
-        parts.iter().for_each(|p| out.push_str(p));
-        out
+        ]
+        .concat()
     }
 
     /// The `Authorization` header for a request whose headers already hold
@@ -414,10 +396,11 @@ impl Signer {
             method: req.method,
             path: &req.path,
             query: &req.query,
+            // The request lends its headers below instead.
             headers: &[],
             payload_hash: payload,
         };
-        let (creq, signed) = canonical_request_of(&input, signed_headers);
+        let (creq, signed) = canonical_request_with_headers(&input, signed_headers);
         let signature = self.signature_in(&stamp, &creq);
         let authorization = self.authorization(&stamp, &signed, &signature);
         req.header("authorization", authorization);

@@ -6,7 +6,7 @@
 //! the host sends chunk k; in wasm, where SHA-256 is the largest cost of a
 //! signed upload, that takes the hash off the transfer's critical path.
 
-use super::v4::{ALGORITHM, EMPTY_SHA256, hmac};
+use super::v4::{ALGORITHM, EMPTY_SHA256, hex32, hmac};
 use crate::digest::BodyHasher;
 use crate::transport::BodyPiece;
 
@@ -79,9 +79,9 @@ impl ChunkSigner {
             self.amz_date,
             self.scope,
             self.previous,
-            hex::encode((self.hash_chunk)(data))
+            hex32(&(self.hash_chunk)(data))
         );
-        self.previous = hex::encode(hmac(&self.key, sts.as_bytes()));
+        self.previous = hex32(&hmac(&self.key, sts.as_bytes()));
         self.previous.clone()
     }
 }
