@@ -316,13 +316,8 @@ impl Signer {
         hmac(&k_service, b"aws4_request")
     }
 
-    /// The hex signature of a canonical request made at `at`.
-    fn signature(&self, at: UtcDateTime, creq: &str) -> String {
-        self.signature_in(&Stamp::of(self, at), creq)
-    }
-
     /// The hex signature of a canonical request made at `stamp`'s time.
-    fn signature_in(&self, stamp: &Stamp, creq: &str) -> String {
+    fn signature(&self, stamp: &Stamp, creq: &str) -> String {
         let digest = hex32(&sha256_in_guest(creq.as_bytes()));
         let sts = [ALGORITHM, &stamp.amz_date, &stamp.scope, &digest].join("\n");
         let mut mac = self.day_mac(&stamp.date);
@@ -352,7 +347,7 @@ impl Signer {
     pub fn authorize(&self, at: UtcDateTime, input: &CanonicalInput<'_>) -> SignedHeaders {
         let stamp = Stamp::of(self, at);
         let (creq, signed) = canonical_request(input);
-        let signature = self.signature_in(&stamp, &creq);
+        let signature = self.signature(&stamp, &creq);
         SignedHeaders {
             authorization: self.authorization(&stamp, &signed, &signature),
         }
@@ -401,7 +396,7 @@ impl Signer {
             payload_hash: payload,
         };
         let (creq, signed) = canonical_request_with_headers(&input, signed_headers);
-        let signature = self.signature_in(&stamp, &creq);
+        let signature = self.signature(&stamp, &creq);
         let authorization = self.authorization(&stamp, &signed, &signature);
         req.header("authorization", authorization);
         signature
@@ -439,11 +434,11 @@ impl Signer {
     /// The signer of the chunks after the seed signature `seed` of a
     /// request made at `at`.
     pub fn chunk_signer(&self, at: UtcDateTime, seed: String) -> ChunkSigner {
-        let date = at.date_stamp();
+        let stamp = Stamp::of(self, at);
         ChunkSigner::new(
-            self.signing_key(&date),
-            at.amz_date(),
-            self.scope(&date),
+            self.signing_key(&stamp.date),
+            stamp.amz_date,
+            stamp.scope,
             seed,
             self.hash_body,
         )
@@ -458,19 +453,16 @@ impl Signer {
         expires_secs: u64,
         input: &CanonicalInput<'_>,
     ) -> Vec<(String, String)> {
+        let stamp = Stamp::of(self, at);
         let (_, signed) =
             canonical_headers(input.headers.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         let mut query = input.query.to_vec();
         query.push(("X-Amz-Algorithm".into(), ALGORITHM.into()));
         query.push((
             "X-Amz-Credential".into(),
-            format!(
-                "{}/{}",
-                self.credentials.access_key(),
-                self.scope(&at.date_stamp())
-            ),
+            format!("{}/{}", self.credentials.access_key(), stamp.scope),
         ));
-        query.push(("X-Amz-Date".into(), at.amz_date()));
+        query.push(("X-Amz-Date".into(), stamp.amz_date.clone()));
         query.push(("X-Amz-Expires".into(), expires_secs.to_string()));
         if let Some(token) = self.credentials.session_token() {
             query.push(("X-Amz-Security-Token".into(), token.to_owned()));
@@ -480,7 +472,7 @@ impl Signer {
             query: &query,
             ..input.clone()
         });
-        let signature = self.signature(at, &creq);
+        let signature = self.signature(&stamp, &creq);
         query.push(("X-Amz-Signature".into(), signature));
         query
     }
