@@ -369,13 +369,12 @@ impl Signer {
         } else {
             hex32(&(self.hash_body)(body))
         };
-        self.seal(at, req, &payload);
+        self.seal(&Stamp::of(self, at), req, &payload);
     }
 
     /// Adds `x-amz-date`, `x-amz-content-sha256: payload`, the session token
     /// if any and `Authorization`; returns the signature.
-    fn seal(&self, at: UtcDateTime, req: &mut Request, payload: &str) -> String {
-        let stamp = Stamp::of(self, at);
+    fn seal(&self, stamp: &Stamp, req: &mut Request, payload: &str) -> String {
         req.header("x-amz-date", stamp.amz_date.as_str());
         req.header("x-amz-content-sha256", payload);
         if let Some(token) = self.credentials.session_token() {
@@ -396,8 +395,8 @@ impl Signer {
             payload_hash: payload,
         };
         let (creq, signed) = canonical_request_with_headers(&input, signed_headers);
-        let signature = self.signature(&stamp, &creq);
-        let authorization = self.authorization(&stamp, &signed, &signature);
+        let signature = self.signature(stamp, &creq);
+        let authorization = self.authorization(stamp, &signed, &signature);
         req.header("authorization", authorization);
         signature
     }
@@ -427,14 +426,19 @@ impl Signer {
             "content-length",
             v4_streaming::encoded_length(len, chunk).to_string(),
         );
-        let seed = self.seal(at, req, STREAMING_PAYLOAD);
-        self.chunk_signer(at, seed)
+        let stamp = Stamp::of(self, at);
+        let seed = self.seal(&stamp, req, STREAMING_PAYLOAD);
+        self.chunk_signer_in(stamp, seed)
     }
 
     /// The signer of the chunks after the seed signature `seed` of a
     /// request made at `at`.
     pub fn chunk_signer(&self, at: UtcDateTime, seed: String) -> ChunkSigner {
-        let stamp = Stamp::of(self, at);
+        self.chunk_signer_in(Stamp::of(self, at), seed)
+    }
+
+    /// The chunk signer of a request whose date and scope are `stamp`'s.
+    fn chunk_signer_in(&self, stamp: Stamp, seed: String) -> ChunkSigner {
         ChunkSigner::new(
             self.signing_key(&stamp.date),
             stamp.amz_date,
