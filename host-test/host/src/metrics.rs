@@ -173,7 +173,7 @@ impl Snapshot {
         self.calls(&mut text, &base);
         self.latencies(&mut text, &base);
         let base_only = base.trim_end_matches(',');
-        let scalars: [(&str, &str, &str, u64); 8] = [
+        let scalars: [(&str, &str, &str, u64); 9] = [
             (
                 "read_bytes_total",
                 "counter",
@@ -221,6 +221,12 @@ impl Snapshot {
                 "counter",
                 "HTTP requests that got no response.",
                 self.http.failed,
+            ),
+            (
+                "http_replies_abandoned_total",
+                "counter",
+                "HTTP reply bodies dropped before their end (each may cost a connection).",
+                self.http.abandoned,
             ),
         ];
         for (name, kind, help, v) in scalars {

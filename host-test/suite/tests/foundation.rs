@@ -371,17 +371,34 @@ async fn connections_are_pooled() {
     }
     let s = d.http_stats();
     assert_eq!(s.requests, 20);
-    assert_eq!(
-        s.connections, 1,
-        "sequential requests reuse one keep-alive connection"
+    assert_pooled(
+        s.connections,
+        "sequential requests reuse one keep-alive connection",
     );
     d.delete("/pool").await.unwrap();
 }
 
+/// Most connections a run of sequential requests may open when the pool
+/// works. hyper puts a connection back in the pool from a task it spawns
+/// once the reply has ended, so a request sent the instant the previous
+/// reply ended can, on a busy machine, find the pool empty and dial another
+/// (a CI run saw two connections for 21 reads). A connection lost on every
+/// request opens one per request instead.
+const POOLED_CONNECTIONS: u64 = 3;
+
+fn assert_pooled(connections: u64, what: &str) {
+    assert!(
+        (1..=POOLED_CONNECTIONS).contains(&connections),
+        "{what}: {connections} connections opened"
+    );
+}
+
 /// Reads an empty file back ten times, whole and through a reader, and
-/// checks that every read reused the connection of the first request. An
-/// empty object answers the ranged GET with 416 and an error body; left
-/// unread, that body costs the connection (radosgw sends it after the head).
+/// checks that every reply was read to its end and the reads reused pooled
+/// connections. An empty object answers the ranged GET with 416 and an error
+/// body; left unread, that body costs the connection when it is still on the
+/// way (radosgw sends it after the head), so whether it does depends on
+/// timing: the count of abandoned replies does not.
 async fn empty_reads_keep_the_connection(d: &Driver) {
     d.put_content("/empty", b"").await.unwrap();
     for _ in 0..10 {
@@ -391,7 +408,8 @@ async fn empty_reads_keep_the_connection(d: &Driver) {
     }
     let s = d.http_stats();
     assert_eq!(s.requests, 21);
-    assert_eq!(s.connections, 1, "every read reused the first connection");
+    assert_eq!(s.abandoned, 0, "every 416 body was read to its end");
+    assert_pooled(s.connections, "every read reused a pooled connection");
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -3,6 +3,7 @@
 //! the driver's [`TlsOptions`], the request timeouts the guest asked for, and
 //! counters. With the `test-hooks` feature, faults can be injected.
 
+mod abandoned;
 pub mod allowlist;
 mod between_bytes;
 #[cfg(feature = "test-hooks")]
@@ -24,6 +25,7 @@ pub use allowlist::Allowlist;
 pub use pool::{Counters, PoolOptions, Stats};
 pub use tls::TlsOptions;
 
+use abandoned::CountAbandoned;
 use between_bytes::BetweenBytes;
 use pool::{Pool, client_error, new_pool};
 
@@ -195,7 +197,10 @@ async fn exchange(
         }
     };
     counters.count_status(response.status().as_u16());
-    let mut response = response.map(|b| b.map_err(HttpError::from).boxed_unsync());
+    let mut response = response.map(|b| {
+        let body = b.map_err(HttpError::from).boxed_unsync();
+        CountAbandoned::new(body, shared.counters.clone()).boxed_unsync()
+    });
     if let Some(between) = timeouts.between_bytes_timeout {
         response = response.map(|b| BetweenBytes::new(b, between).boxed_unsync());
     }

@@ -35,6 +35,8 @@ pub struct Counters {
     pub max_in_flight: AtomicU64,
     /// Requests the guest marked as a retry (`amz-sdk-request: attempt=N`, N > 1).
     pub retries: AtomicU64,
+    /// Reply bodies dropped before their end (each may cost its connection).
+    pub abandoned: AtomicU64,
     /// Responses by HTTP status.
     pub by_status: std::sync::Mutex<std::collections::BTreeMap<u16, u64>>,
 }
@@ -54,6 +56,8 @@ pub struct Stats {
     pub max_in_flight: u64,
     /// Requests that were retries of an earlier attempt.
     pub retries: u64,
+    /// Reply bodies dropped before their end.
+    pub abandoned: u64,
 }
 
 impl Counters {
@@ -66,6 +70,7 @@ impl Counters {
             failed: self.failed.load(Ordering::Relaxed),
             max_in_flight: self.max_in_flight.load(Ordering::Relaxed),
             retries: self.retries.load(Ordering::Relaxed),
+            abandoned: self.abandoned.load(Ordering::Relaxed),
         }
     }
 
