@@ -132,9 +132,7 @@ pub async fn radosgw_bucket(name: &str) -> Vec<(String, ConfigValue)> {
 /// A driver on a fresh bucket `name` of that radosgw, every other key at
 /// its default.
 pub async fn radosgw_driver(name: &str) -> Driver {
-    let params = radosgw_bucket(name).await;
-    let policy = OutgoingPolicy::new(Allowlist::for_params(&params));
-    Driver::open(&RUNTIME, &params, policy, &[]).await.unwrap()
+    open_params(&radosgw_bucket(name).await).await
 }
 
 /// Text parameter.
