@@ -8,37 +8,34 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::task::{Context, Poll};
 
-use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
-use wasmtime_wasi_http::Error as HttpError;
 
 use super::pool::Counters;
 
-type Inner = http_body_util::combinators::UnsyncBoxBody<Bytes, HttpError>;
-
 /// A reply body that adds one to [`Counters::abandoned`] when it is dropped
-/// before it ended or failed.
-pub(crate) struct CountAbandoned {
-    inner: Inner,
+/// before it ended or failed. It wraps the pool's body directly, so a reply
+/// is still boxed only once.
+pub(crate) struct CountAbandoned<B: Body> {
+    inner: B,
     counters: Arc<Counters>,
-    /// Ended, failed, or known empty: nothing left to lose.
-    settled: bool,
+    /// Ended or failed: nothing left to lose. A body whose length ran out
+    /// says so through `is_end_stream` instead.
+    finished: bool,
 }
 
-impl CountAbandoned {
-    pub(crate) fn new(inner: Inner, counters: Arc<Counters>) -> Self {
-        let settled = inner.is_end_stream();
+impl<B: Body> CountAbandoned<B> {
+    pub(crate) fn new(inner: B, counters: Arc<Counters>) -> Self {
         Self {
             inner,
             counters,
-            settled,
+            finished: false,
         }
     }
 }
 
-impl Body for CountAbandoned {
-    type Data = Bytes;
-    type Error = HttpError;
+impl<B: Body + Unpin> Body for CountAbandoned<B> {
+    type Data = B::Data;
+    type Error = B::Error;
 
     fn poll_frame(
         self: Pin<&mut Self>,
@@ -46,10 +43,8 @@ impl Body for CountAbandoned {
     ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
         let this = self.get_mut();
         let polled = Pin::new(&mut this.inner).poll_frame(cx);
-        match &polled {
-            Poll::Ready(None | Some(Err(_))) => this.settled = true,
-            Poll::Ready(Some(Ok(_))) => this.settled = this.inner.is_end_stream(),
-            Poll::Pending => {}
+        if matches!(polled, Poll::Ready(None | Some(Err(_)))) {
+            this.finished = true;
         }
         polled
     }
@@ -63,9 +58,9 @@ impl Body for CountAbandoned {
     }
 }
 
-impl Drop for CountAbandoned {
+impl<B: Body> Drop for CountAbandoned<B> {
     fn drop(&mut self) {
-        if !self.settled && !self.inner.is_end_stream() {
+        if !self.finished && !self.inner.is_end_stream() {
             self.counters.abandoned.fetch_add(1, Ordering::Relaxed);
         }
     }

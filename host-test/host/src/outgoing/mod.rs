@@ -198,8 +198,9 @@ async fn exchange(
     };
     counters.count_status(response.status().as_u16());
     let mut response = response.map(|b| {
-        let body = b.map_err(HttpError::from).boxed_unsync();
-        CountAbandoned::new(body, shared.counters.clone()).boxed_unsync()
+        CountAbandoned::new(b, shared.counters.clone())
+            .map_err(HttpError::from)
+            .boxed_unsync()
     });
     if let Some(between) = timeouts.between_bytes_timeout {
         response = response.map(|b| BetweenBytes::new(b, between).boxed_unsync());
