@@ -31,6 +31,8 @@ pub struct Metrics {
     max_in_flight: AtomicU64,
     instances_created: AtomicU64,
     instances_discarded: AtomicU64,
+    instances_trimmed: AtomicU64,
+    overloaded: AtomicU64,
 }
 
 impl Metrics {
@@ -72,6 +74,15 @@ impl Metrics {
         self.instances_discarded.fetch_add(1, Ordering::Relaxed);
     }
 
+    pub(crate) fn instances_trimmed(&self, n: usize) {
+        self.instances_trimmed
+            .fetch_add(n as u64, Ordering::Relaxed);
+    }
+
+    pub(crate) fn overloaded(&self) {
+        self.overloaded.fetch_add(1, Ordering::Relaxed);
+    }
+
     /// A consistent-enough copy of everything (each counter read once).
     pub fn snapshot(&self) -> Snapshot {
         let ops = self.ops.lock().unwrap();
@@ -94,6 +105,8 @@ impl Metrics {
             max_in_flight: self.max_in_flight.load(Ordering::Relaxed),
             instances_created: self.instances_created.load(Ordering::Relaxed),
             instances_discarded: self.instances_discarded.load(Ordering::Relaxed),
+            instances_trimmed: self.instances_trimmed.load(Ordering::Relaxed),
+            overloaded: self.overloaded.load(Ordering::Relaxed),
             http: crate::Stats::default(),
             log_lines: Default::default(),
             shared_values: Default::default(),
@@ -144,8 +157,13 @@ pub struct Snapshot {
     pub max_in_flight: u64,
     /// Instances created (one per concurrent call at most, plus swaps).
     pub instances_created: u64,
-    /// Instances thrown away after a trap, a timeout or the memory cap.
+    /// Instances thrown away after a trap, a timeout, the memory cap or a
+    /// call abandoned by its caller.
     pub instances_discarded: u64,
+    /// Idle instances freed after `idle_timeout`.
+    pub instances_trimmed: u64,
+    /// Calls refused because no instance was free within `queue_timeout`.
+    pub overloaded: u64,
     /// The HTTP policy's counters.
     pub http: crate::Stats,
     /// HTTP responses by status.
@@ -173,7 +191,7 @@ impl Snapshot {
         self.calls(&mut text, &base);
         self.latencies(&mut text, &base);
         let base_only = base.trim_end_matches(',');
-        let scalars: [(&str, &str, &str, u64); 9] = [
+        let scalars: [(&str, &str, &str, u64); 11] = [
             (
                 "read_bytes_total",
                 "counter",
@@ -201,8 +219,20 @@ impl Snapshot {
             (
                 "instances_discarded_total",
                 "counter",
-                "Instances discarded after a trap, timeout or memory cap.",
+                "Instances discarded after a trap, timeout, memory cap or abandoned call.",
                 self.instances_discarded,
+            ),
+            (
+                "instances_trimmed_total",
+                "counter",
+                "Idle instances freed after the idle timeout.",
+                self.instances_trimmed,
+            ),
+            (
+                "calls_overloaded_total",
+                "counter",
+                "Calls refused because no instance was free in time.",
+                self.overloaded,
             ),
             (
                 "http_retries_total",

@@ -27,6 +27,9 @@ pub enum CallError {
     /// The component trapped or the host failed; the message has no host
     /// paths or backtraces. The instance was discarded.
     Host(String),
+    /// Every instance stayed busy for [`crate::Limits::queue_timeout`]: the
+    /// driver is past capacity and the call never started. Retry later.
+    Overloaded(Duration),
 }
 
 /// The result of a driver call.
@@ -47,6 +50,7 @@ impl CallError {
             CallError::Timeout(_) => "timeout",
             CallError::MemoryLimit { .. } => "memory-limit",
             CallError::Host(_) => "host",
+            CallError::Overloaded(_) => "overloaded",
             CallError::Driver(e) => describe(e).0,
         }
     }
@@ -104,6 +108,9 @@ impl fmt::Display for CallError {
         match self {
             CallError::Host(m) => write!(f, "host: {m}"),
             CallError::Timeout(d) => write!(f, "host: the call ran past its {d:?} deadline"),
+            CallError::Overloaded(d) => {
+                write!(f, "host: overloaded: no instance was free within {d:?}")
+            }
             CallError::MemoryLimit { limit } => write!(
                 f,
                 "host: the component needed more than its {} MiB memory cap",

@@ -26,7 +26,7 @@ use crate::metrics::Snapshot;
 use crate::outgoing::{Allowlist, OutgoingPolicy, Stats};
 use crate::runtime::{Grants, Limits, Runtime};
 use crate::{ConfigValue, FileInfo, Middleware, RedirectRequest};
-use pool::{Lease, Shared, call, driver_err, observed};
+use pool::{Lease, Shared, Use, call, driver_err, observed};
 
 /// An opened storage driver: cheap to clone, usable from many tasks at once.
 #[derive(Clone)]
@@ -120,14 +120,19 @@ impl Driver {
         grants: &Grants,
         limits: Limits,
     ) -> CallResult<Driver> {
-        let shared = Shared::open(runtime, params, middleware, policy, grants, limits).await?;
-        Ok(Driver {
-            shared: Arc::new(shared),
-        })
+        let shared =
+            Arc::new(Shared::open(runtime, params, middleware, policy, grants, limits).await?);
+        pool::spawn_trimmer(Arc::downgrade(&shared), limits.idle_timeout);
+        Ok(Driver { shared })
     }
 
     async fn lease(&self) -> CallResult<Lease> {
-        self.shared.lease().await
+        self.shared.lease(Use::Call).await
+    }
+
+    /// An instance for a reader, writer or walker (see `Limits::max_handles`).
+    async fn lease_handle(&self) -> CallResult<Lease> {
+        self.shared.lease(Use::Handle).await
     }
 
     /// Warnings the driver reported when it opened (unknown parameters...).
@@ -180,6 +185,7 @@ impl Driver {
         observed(&self.shared.metrics, "version", "", async {
             let mut lease = self.lease().await?;
             let timeout = lease.shared.limits.call_timeout;
+            lease.in_call = true;
             let inst = &mut lease.slot().inst;
             let outcome = tokio::time::timeout(
                 timeout,
@@ -188,6 +194,7 @@ impl Driver {
                     .call_version(&mut inst.store),
             )
             .await;
+            lease.in_call = false;
             lease.settle(outcome)
         })
         .await
@@ -224,7 +231,7 @@ impl Driver {
     /// A reader from `offset`; it keeps one instance until dropped.
     pub async fn reader(&self, path: &str, offset: i64) -> CallResult<Reader> {
         observed(&self.shared.metrics, "reader", path, async {
-            let mut lease = self.lease().await?;
+            let mut lease = self.lease_handle().await?;
             let h = lease.handle();
             let handle = driver_err(call!(&mut lease, driver, call_reader(h, path, offset))?)?;
             Ok(Reader {
@@ -240,7 +247,7 @@ impl Driver {
     /// one instance until dropped.
     pub async fn writer(&self, path: &str, append: bool) -> CallResult<Writer> {
         observed(&self.shared.metrics, "writer", path, async {
-            let mut lease = self.lease().await?;
+            let mut lease = self.lease_handle().await?;
             let h = lease.handle();
             let handle = driver_err(call!(&mut lease, driver, call_writer(h, path, append))?)?;
             Ok(Writer {
@@ -318,7 +325,7 @@ impl Driver {
     /// It keeps one instance until dropped.
     pub async fn walk(&self, from: &str, start_after_hint: Option<&str>) -> CallResult<Walker> {
         observed(&self.shared.metrics, "walk", from, async {
-            let mut lease = self.lease().await?;
+            let mut lease = self.lease_handle().await?;
             let h = lease.handle();
             let handle = driver_err(call!(
                 &mut lease,

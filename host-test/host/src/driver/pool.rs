@@ -4,8 +4,8 @@
 //! its memory cap is discarded; the others keep serving.
 
 use std::future::Future;
-use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, Instant};
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tracing::Instrument as _;
@@ -30,6 +30,8 @@ pub(crate) struct Slot {
     /// Guest resources whose Rust handles were dropped; released on the
     /// instance's next use (dropping one runs guest code, which is async).
     to_drop: Vec<ResourceAny>,
+    /// When it last went back to the pool.
+    idle_since: Instant,
 }
 
 /// Everything the clones of one driver share.
@@ -41,7 +43,10 @@ pub(crate) struct Shared {
     grants: Grants,
     pub(crate) limits: Limits,
     pub(crate) idle: Mutex<Vec<Slot>>,
+    /// One per instance that may run (`max_instances`).
     permits: Arc<Semaphore>,
+    /// One per instance a reader, writer or walker may hold (`max_handles`).
+    handle_permits: Arc<Semaphore>,
     pub(crate) warnings: Vec<String>,
     pub(crate) metrics: Metrics,
     /// The log every instance of this driver writes to.
@@ -50,12 +55,27 @@ pub(crate) struct Shared {
     pub(crate) shared_values: SharedValues,
 }
 
+/// What an instance is leased for, and so which permits it takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Use {
+    /// One call, returned as soon as it ends.
+    Call,
+    /// A reader, writer or walker, kept between calls for as long as its
+    /// caller likes: bounded by `max_handles` apart from the short calls.
+    Handle,
+}
+
 /// An instance checked out of the pool. Dropping it returns the instance,
-/// unless it was poisoned or its version has been swapped out.
+/// unless it was poisoned, its version has been swapped out, or a call into
+/// it was abandoned half way (its future dropped: the instance cannot be
+/// entered again).
 pub(crate) struct Lease {
     slot: Option<Slot>,
     pub(crate) shared: Arc<Shared>,
+    /// A call into the instance has started and not come back.
+    pub(crate) in_call: bool,
     _permit: OwnedSemaphorePermit,
+    _handle_permit: Option<OwnedSemaphorePermit>,
 }
 
 impl Lease {
@@ -132,9 +152,17 @@ impl Lease {
 
 impl Drop for Lease {
     fn drop(&mut self) {
-        if let Some(slot) = self.slot.take()
-            && Arc::ptr_eq(&slot.inst.version, &self.shared.runtime.current())
-        {
+        let Some(mut slot) = self.slot.take() else {
+            return;
+        };
+        if self.in_call {
+            // The caller went away in the middle of a call (a client that
+            // hung up, a timeout around the call): the instance is stuck
+            // inside it, and entering it again would trap.
+            tracing::debug!("discarding a storage-driver instance left in a call");
+            self.shared.metrics.instance_discarded();
+        } else if Arc::ptr_eq(&slot.inst.version, &self.shared.runtime.current()) {
+            slot.idle_since = Instant::now();
             self.shared.idle.lock().unwrap().push(slot);
         }
     }
@@ -154,6 +182,7 @@ macro_rules! call {
     (@on $lease:expr, [$($accessor:ident),+], $method:ident($($arg:expr),* $(,)?)) => {{
         let lease: &mut $crate::driver::pool::Lease = $lease;
         let timeout = lease.shared.limits.call_timeout;
+        lease.in_call = true;
         let slot = lease.slot();
         $crate::runtime::store::arm_deadline(&mut slot.inst.store, timeout);
         let inst = &mut slot.inst;
@@ -164,6 +193,7 @@ macro_rules! call {
                 .$method(&mut inst.store, $($arg),*),
         )
         .await;
+        lease.in_call = false;
         lease.settle(outcome)
     }};
 }
@@ -248,6 +278,7 @@ async fn new_slot(shared: &Shared) -> CallResult<Slot> {
         inst,
         handle,
         to_drop: Vec::new(),
+        idle_since: Instant::now(),
     })
 }
 
@@ -345,6 +376,9 @@ impl Shared {
             limits,
             idle: Mutex::new(Vec::new()),
             permits: Arc::new(Semaphore::new(limits.max_instances.max(1))),
+            handle_permits: Arc::new(Semaphore::new(
+                limits.max_handles.clamp(1, limits.max_instances.max(1)),
+            )),
             warnings: Vec::new(),
             metrics: Metrics::default(),
             log: GuestLog::default(),
@@ -370,14 +404,15 @@ impl Shared {
         Ok(shared)
     }
 
-    /// Takes an instance of the current version from the pool, or makes one.
-    pub(crate) async fn lease(self: &Arc<Self>) -> CallResult<Lease> {
-        let permit = self
-            .permits
-            .clone()
-            .acquire_owned()
-            .await
-            .expect("the semaphore is never closed");
+    /// Takes an instance of the current version from the pool, or makes one;
+    /// waits at most `queue_timeout` for the permits `what` needs.
+    pub(crate) async fn lease(self: &Arc<Self>, what: Use) -> CallResult<Lease> {
+        let deadline = tokio::time::Instant::now() + self.limits.queue_timeout;
+        let handle_permit = match what {
+            Use::Call => None,
+            Use::Handle => Some(self.permit(&self.handle_permits, deadline).await?),
+        };
+        let permit = self.permit(&self.permits, deadline).await?;
         let current = self.runtime.current();
         let (reused, stale) = {
             let mut idle = self.idle.lock().unwrap();
@@ -407,7 +442,70 @@ impl Shared {
         Ok(Lease {
             slot: Some(slot),
             shared: self.clone(),
+            in_call: false,
             _permit: permit,
+            _handle_permit: handle_permit,
         })
     }
+
+    /// One permit of `from`, or `Overloaded` at `deadline`.
+    async fn permit(
+        &self,
+        from: &Arc<Semaphore>,
+        deadline: tokio::time::Instant,
+    ) -> CallResult<OwnedSemaphorePermit> {
+        match tokio::time::timeout_at(deadline, from.clone().acquire_owned()).await {
+            Ok(p) => Ok(p.expect("the semaphore is never closed")),
+            Err(_) => {
+                self.metrics.overloaded();
+                Err(CallError::Overloaded(self.limits.queue_timeout))
+            }
+        }
+    }
+
+    /// Frees the instances idle for longer than `idle_timeout` but the most
+    /// recently used one; returns how many went.
+    pub(crate) fn trim_idle(&self) -> usize {
+        let cutoff = Instant::now().checked_sub(self.limits.idle_timeout);
+        let gone: Vec<Slot> = {
+            let mut idle = self.idle.lock().unwrap();
+            let Some(cutoff) = cutoff else {
+                return 0;
+            };
+            let newest = idle
+                .iter()
+                .enumerate()
+                .max_by_key(|(_, s)| s.idle_since)
+                .map(|(i, _)| i);
+            let mut i = 0;
+            idle.extract_if(.., |s| {
+                let old = Some(i) != newest && s.idle_since < cutoff;
+                i += 1;
+                old
+            })
+            .collect()
+        };
+        let n = gone.len();
+        if n > 0 {
+            self.metrics.instances_trimmed(n);
+        }
+        // Freed outside the lock: each returns its memory to the engine.
+        drop(gone);
+        n
+    }
+}
+
+/// Trims `shared`'s idle instances every half `idle_timeout` until the
+/// driver is dropped.
+pub(crate) fn spawn_trimmer(shared: Weak<Shared>, idle_timeout: Duration) {
+    let every = (idle_timeout / 2).max(Duration::from_millis(50));
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(every).await;
+            let Some(shared) = shared.upgrade() else {
+                return;
+            };
+            shared.trim_idle();
+        }
+    });
 }

@@ -33,6 +33,17 @@ pub struct Limits {
     pub call_timeout: Duration,
     /// Most instances one driver runs at once (calls wait for a free one).
     pub max_instances: usize,
+    /// Most of those that readers, writers and walkers may hold at once.
+    /// Their callers may wait on a slow client between calls; the rest of
+    /// `max_instances` stays for the short calls (stat, get-content...).
+    pub max_handles: usize,
+    /// Longest a call waits for a free instance before it fails with
+    /// [`crate::CallError::Overloaded`]: past capacity, callers are told so
+    /// quickly instead of queueing without end.
+    pub queue_timeout: Duration,
+    /// An instance unused this long is freed with its memory (one stays), so
+    /// a burst's instances do not hold memory after it.
+    pub idle_timeout: Duration,
 }
 
 impl Default for Limits {
@@ -41,6 +52,9 @@ impl Default for Limits {
             memory_bytes: 512 << 20,
             call_timeout: Duration::from_secs(300),
             max_instances: 128,
+            max_handles: 96,
+            queue_timeout: Duration::from_secs(30),
+            idle_timeout: Duration::from_secs(30),
         }
     }
 }
