@@ -75,7 +75,7 @@ impl FsWithUploads {
             fs: s3s_fs::FileSystem::new(root)
                 .map_err(|e| anyhow::anyhow!("s3s-fs cannot serve {}: {e:?}", root.display()))?,
             root: root.to_path_buf(),
-            uploads: Mutex::new(Vec::new()),
+            uploads: Mutex::new(recorded_uploads(root)),
         })
     }
 
@@ -99,7 +99,78 @@ impl FsWithUploads {
             .lock()
             .unwrap()
             .retain(|u| u.upload_id != upload_id);
+        self.journal(&serde_json::json!(["-", upload_id]));
     }
+
+    /// Records an upload as open and appends it to [`UPLOADS_JOURNAL`], so a
+    /// server started again on the same root lists the uploads S3 would
+    /// still have (s3s-fs keeps their parts on disk).
+    fn opened(&self, open: OpenUpload) {
+        let at = open
+            .initiated
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        let line = serde_json::json!([
+            "+",
+            open.upload_id,
+            open.bucket,
+            open.key,
+            at.as_secs(),
+            at.subsec_nanos()
+        ]);
+        self.uploads.lock().unwrap().push(open);
+        self.journal(&line);
+    }
+
+    /// Appends one line to the journal (one `write` of a short line, so
+    /// concurrent appends do not interleave).
+    fn journal(&self, line: &serde_json::Value) {
+        use std::io::Write as _;
+        let appended = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.root.join(UPLOADS_JOURNAL))
+            .and_then(|mut f| f.write_all(format!("{line}\n").as_bytes()));
+        if let Err(e) = appended {
+            eprintln!("embedded S3: cannot record an upload: {e}");
+        }
+    }
+}
+
+/// Where the uploads opened and closed are recorded under the server's root.
+const UPLOADS_JOURNAL: &str = ".uploads-journal";
+
+/// The open uploads a server on `root` recorded earlier: those opened and
+/// not closed since.
+fn recorded_uploads(root: &Path) -> Vec<OpenUpload> {
+    let Ok(text) = std::fs::read_to_string(root.join(UPLOADS_JOURNAL)) else {
+        return Vec::new();
+    };
+    let mut open: Vec<OpenUpload> = Vec::new();
+    for line in text.lines() {
+        let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else {
+            continue;
+        };
+        let text = |i: usize| v.get(i).and_then(|t| t.as_str()).map(str::to_owned);
+        match (text(0).as_deref(), text(1)) {
+            (Some("-"), Some(id)) => open.retain(|u| u.upload_id != id),
+            (Some("+"), Some(upload_id)) => {
+                let (Some(bucket), Some(key)) = (text(2), text(3)) else {
+                    continue;
+                };
+                let secs = v.get(4).and_then(|n| n.as_u64()).unwrap_or(0);
+                let nanos = v.get(5).and_then(|n| n.as_u64()).unwrap_or(0) as u32;
+                open.push(OpenUpload {
+                    bucket,
+                    key,
+                    upload_id,
+                    initiated: std::time::UNIX_EPOCH + std::time::Duration::new(secs, nanos),
+                });
+            }
+            _ => {}
+        }
+    }
+    open
 }
 
 #[async_trait::async_trait]
@@ -180,7 +251,17 @@ impl S3 for FsWithUploads {
         &self,
         req: S3Request<ListObjectsV2Input>,
     ) -> S3Result<S3Response<ListObjectsV2Output>> {
-        self.fs.list_objects_v2(req).await
+        let bucket_root = self.root.join(&req.input.bucket);
+        if req.input.delimiter.is_some()
+            || req.input.bucket.contains('/')
+            || req.input.bucket.contains("..")
+            || !bucket_root.is_dir()
+        {
+            return self.fs.list_objects_v2(req).await;
+        }
+        crate::s3_listing::list_flat(&bucket_root, &req.input)
+            .await
+            .map(S3Response::new)
     }
     async fn put_object(
         &self,
@@ -206,12 +287,13 @@ impl S3 for FsWithUploads {
         let (bucket, key) = (req.input.bucket.clone(), req.input.key.clone());
         let resp = self.fs.create_multipart_upload(req).await?;
         if let Some(id) = &resp.output.upload_id {
-            self.uploads.lock().unwrap().push(OpenUpload {
+            let open = OpenUpload {
                 bucket,
                 key,
                 upload_id: id.clone(),
                 initiated: std::time::SystemTime::now(),
-            });
+            };
+            self.opened(open);
         }
         Ok(resp)
     }
