@@ -18,6 +18,9 @@
 //! which the reference loses), copies the object back in whole `chunksize`
 //! parts with UploadPartCopy, and re-reads the short remainder into its buffer.
 //! Objects over 5 GiB resume too, since no single copy exceeds `chunksize`.
+//! An append to a committed file (none of the reference's drivers allow one
+//! to a non-empty file) takes the same path without the completion: it is
+//! how a writer that died between completing and restarting is resumed.
 //!
 //! Up to `multipartuploadmaxconcurrency` parts are under way at once. Each
 //! keeps its bytes until the server confirms it, and parts are counted as
@@ -84,6 +87,9 @@ pub struct Writer<T: Transport> {
     closed: bool,
     committed: bool,
     cancelled: bool,
+    /// Bytes of a committed object this writer continues (an append to a
+    /// committed file) that are not yet copied into its upload.
+    committed_base: u64,
 }
 
 impl<T: Transport> Writer<T> {
@@ -107,6 +113,7 @@ impl<T: Transport> Writer<T> {
             closed: false,
             committed: false,
             cancelled: false,
+            committed_base: 0,
             key,
             client,
         };
@@ -130,6 +137,20 @@ impl<T: Transport> Writer<T> {
                         .collect();
                     w.uploaded = w.parts.iter().map(|p| p.size).sum();
                     w.upload_id = id;
+                    // Whole parts only, and fewer bytes than the object at
+                    // the key: a copy-back cut short (a writer that died
+                    // after completing and restarting its upload). The
+                    // copy goes on at the first write. (A writer started
+                    // without append over an existing file and resumed
+                    // before it outgrew it would look the same; the
+                    // registry never writes that way.)
+                    if w.parts.iter().all(|p| p.size == chunk as u64)
+                        && let Some(head) = w.client.head_object(&op, &w.key)?
+                        && head.size > w.uploaded
+                    {
+                        w.committed_base = head.size;
+                        w.uploaded = head.size;
+                    }
                     return Ok(w);
                 }
                 // A directory or nothing at all: there is no file to append to.
@@ -139,14 +160,15 @@ impl<T: Transport> Writer<T> {
                             path: path.to_owned(),
                         });
                     }
-                    Some(head) if head.size > 0 => {
-                        return Err(Error::InvalidState(format!(
-                            "cannot append to {path}: it is committed with {} bytes (only an \
-                             open upload or an empty file can be appended to)",
-                            head.size
-                        )));
+                    // A committed file is continued: its bytes are copied
+                    // into a new upload at the first write, and it stays as
+                    // it is until a commit. This is also where a writer
+                    // that died between completing and restarting its
+                    // upload (see the module docs) left its data.
+                    Some(head) => {
+                        w.committed_base = head.size;
+                        w.uploaded = head.size;
                     }
-                    Some(_) => {}
                 },
             }
         }
@@ -198,7 +220,11 @@ impl<T: Transport> Writer<T> {
     /// an error every byte stays buffered, this call's included.
     pub fn write(&mut self, data: &[u8]) -> Result<u64> {
         self.check_open()?;
-        if self.parts.iter().any(|p| p.size != self.chunk as u64) {
+        if self.committed_base > 0 {
+            let op = self.op("writer (append)");
+            self.copy_back(&op, self.committed_base)?;
+            self.committed_base = 0;
+        } else if self.parts.iter().any(|p| p.size != self.chunk as u64) {
             self.restart_with_uniform_parts()?;
         }
         let mut rest = data;
@@ -423,18 +449,31 @@ impl<T: Transport> Writer<T> {
             let _ = self.client.abort_upload(&op, &self.key, &self.upload_id);
             return Err(e);
         }
-        self.upload_id = self.client.create_upload(&op, &self.key, true)?;
+        self.upload_id.clear();
         self.parts.clear();
-        self.uploaded = 0;
+        self.copy_back(&op, total)
+    }
+
+    /// Starts a new upload holding the committed object's first `total`
+    /// bytes: whole `chunksize` parts copied server-side, the remainder read
+    /// back into the buffer ahead of what is there.
+    /// With an upload already under way (a copy-back that was cut short),
+    /// it goes on after the parts that upload has.
+    fn copy_back(&mut self, op: &str, total: u64) -> Result<()> {
+        if self.upload_id.is_empty() {
+            self.upload_id = self.client.create_upload(op, &self.key, true)?;
+            self.parts.clear();
+        }
         let chunk = self.chunk as u64;
+        self.uploaded = self.parts.len() as u64 * chunk;
         // Parts must be at least 5 MiB; chunksize always is.
         debug_assert!(chunk >= MIN_CHUNK_SIZE);
         let whole = total / chunk;
-        for i in 0..whole {
+        for i in self.parts.len() as u64..whole {
             let number = i as u32 + 1;
             let range = (i * chunk, (i + 1) * chunk - 1);
             let (etag, checksum) = self.client.upload_part_copy(
-                &op,
+                op,
                 &self.key,
                 &self.upload_id,
                 number,
@@ -449,7 +488,7 @@ impl<T: Transport> Writer<T> {
             });
             self.uploaded += chunk;
         }
-        let tail = self.client.get_range(&op, &self.key, whole * chunk)?;
+        let tail = self.client.get_range(op, &self.key, whole * chunk)?;
         if tail.len() as u64 != total - whole * chunk {
             return Err(Error::MalformedResponse(format!(
                 "{op}: re-reading the tail gave {} bytes, expected {}",
@@ -473,7 +512,9 @@ impl<T: Transport> Writer<T> {
             )));
         }
         self.closed = true;
-        if self.committed || self.cancelled {
+        // A continued committed file with nothing new stays as it is: a
+        // later append finds it again.
+        if self.committed || self.cancelled || self.committed_base > 0 {
             return Ok(());
         }
         self.ensure_upload()?;
@@ -498,6 +539,15 @@ impl<T: Transport> Writer<T> {
     pub fn commit(&mut self) -> Result<()> {
         self.check_open()?;
         let op = self.op("commit");
+        if self.committed_base > 0 {
+            // Nothing was written to the committed file it continues; a
+            // copy-back cut short is let go.
+            self.committed = true;
+            if !self.upload_id.is_empty() {
+                self.client.abort_upload(&op, &self.key, &self.upload_id)?;
+            }
+            return Ok(());
+        }
         if self.upload_id.is_empty() {
             // Less than one part, never closed: one PutObject, with the
             // headers and integrity check an upload's object would get.

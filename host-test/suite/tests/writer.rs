@@ -21,13 +21,37 @@ fn invalid_state<T: std::fmt::Debug>(r: Result<T, CallError>) -> String {
 
 const MIB: usize = 1 << 20;
 
+/// The state a writer leaves when it dies between completing its upload and
+/// restarting it (a resume after a short close): a committed object and no
+/// upload. An append continues it, and the file is unchanged until commit.
 #[tokio::test(flavor = "multi_thread")]
-async fn append_to_a_non_empty_committed_file_is_refused_clearly() {
+async fn append_to_a_committed_file_continues_it() {
     let (d, _s) = driver().await;
-    d.put_content("/blob", b"committed").await.unwrap();
-    let m = invalid_state(d.writer("/blob", true).await);
-    assert!(m.contains("/blob") && m.contains("9 bytes"), "{m}");
-    assert_eq!(d.get_content("/blob").await.unwrap(), b"committed");
+    // Whole chunks (copied server-side) and a short rest (read back).
+    let committed = bytes(2 * 5 * MIB + 123);
+    d.put_content("/blob", &committed).await.unwrap();
+    let mut w = d.writer("/blob", true).await.unwrap();
+    assert_eq!(w.size().await.unwrap(), committed.len() as u64);
+    w.close().await.unwrap();
+    assert_eq!(
+        d.get_content("/blob").await.unwrap(),
+        committed,
+        "a close changes nothing"
+    );
+    let mut w = d.writer("/blob", true).await.unwrap();
+    w.write(b"+more").await.unwrap();
+    assert_eq!(
+        d.get_content("/blob").await.unwrap(),
+        committed,
+        "unchanged until commit"
+    );
+    w.close().await.unwrap();
+    let mut w = d.writer("/blob", true).await.unwrap();
+    assert_eq!(w.size().await.unwrap(), committed.len() as u64 + 5);
+    w.commit().await.unwrap();
+    let mut want = committed.clone();
+    want.extend_from_slice(b"+more");
+    assert_eq!(d.get_content("/blob").await.unwrap(), want);
     not_found_path(d.writer("/missing", true).await);
     d.delete("/blob").await.unwrap();
 }
