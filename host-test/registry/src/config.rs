@@ -109,6 +109,7 @@ impl RegistryConfig {
             delete_enabled: self.delete_enabled,
             redirect: self.redirect,
             htpasswd,
+            limits: crate::HttpLimits::default(),
         })
     }
 }

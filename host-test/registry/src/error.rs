@@ -87,6 +87,9 @@ impl Failure {
     }
 }
 
+/// Seconds a client is asked to wait before retrying a `503`.
+pub const RETRY_AFTER_SECS: u32 = 1;
+
 /// A failure with its message for the client.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiError {
@@ -125,13 +128,24 @@ impl ApiError {
 
     /// A storage failure the request did not expect (a missing path it
     /// expected is the caller's to name).
+    ///
+    /// The client is told the kind of failure only: the driver's message
+    /// names storage keys and backend details, which go to the log. A
+    /// failure a retry may mend is `503` with `Retry-After`.
     pub fn storage(e: CallError) -> Self {
         let failure = match &e {
-            CallError::Timeout(_) => Failure::Unavailable,
-            CallError::Driver(DriverError::Network(_)) => Failure::Unavailable,
+            CallError::Timeout(_) | CallError::Overloaded(_) => Failure::Unavailable,
+            CallError::Driver(DriverError::Network(_) | DriverError::Throttled(_)) => {
+                Failure::Unavailable
+            }
             _ => Failure::Internal,
         };
-        ApiError::new(failure, format!("storage: {e}"))
+        tracing::warn!(error = %e, "storage call failed");
+        let error = ApiError::new(failure.clone(), format!("storage failed ({})", e.kind()));
+        match failure {
+            Failure::Unavailable => error.with_header("Retry-After", RETRY_AFTER_SECS.to_string()),
+            _ => error,
+        }
     }
 }
 

@@ -32,5 +32,5 @@ pub mod store;
 
 pub use config::RegistryConfig;
 pub use http::server::serve;
-pub use http::{Options, Registry};
+pub use http::{HttpLimits, Options, Registry};
 pub use store::Store;

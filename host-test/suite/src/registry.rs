@@ -27,6 +27,7 @@ pub fn test_options() -> Options {
         delete_enabled: true,
         redirect: false,
         htpasswd: None,
+        limits: s3_driver_registry::HttpLimits::default(),
     }
 }
 

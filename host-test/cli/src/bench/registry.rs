@@ -67,7 +67,7 @@ async fn serve_ours(driver: Driver) -> anyhow::Result<std::net::SocketAddr> {
     let options = Options {
         delete_enabled: true,
         redirect: false,
-        htpasswd: None,
+        ..Options::default()
     };
     let registry = Arc::new(Registry::new(Store::new(driver), options));
     tokio::spawn(s3_driver_registry::serve(

@@ -63,35 +63,141 @@ impl Htpasswd {
     }
 
     /// True when `authorization` holds Basic credentials of a known user.
+    /// bcrypt runs on the calling thread: async callers use
+    /// [`Htpasswd::allows_async`].
     pub fn allows(&self, authorization: Option<&str>) -> bool {
+        match self.check(authorization) {
+            Check::Known => true,
+            Check::Refused => false,
+            Check::Verify(v) => {
+                let ok = v.run();
+                self.settle(&v, ok)
+            }
+        }
+    }
+
+    /// [`Htpasswd::allows`] with bcrypt on tokio's blocking pool, at most
+    /// [`BCRYPT_AT_ONCE`] at a time, so a flood of wrong passwords slows
+    /// only itself, not the async workers that serve everyone else.
+    pub async fn allows_async(&self, authorization: Option<&str>) -> bool {
+        static SLOTS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(BCRYPT_AT_ONCE);
+        match self.check(authorization) {
+            Check::Known => true,
+            Check::Refused => false,
+            Check::Verify(v) => {
+                let Ok(_slot) = SLOTS.acquire().await else {
+                    return false;
+                };
+                let job = v.clone();
+                let ok = tokio::task::spawn_blocking(move || job.run())
+                    .await
+                    .unwrap_or(false);
+                self.settle(&v, ok)
+            }
+        }
+    }
+
+    /// What it takes to decide on `authorization`.
+    fn check(&self, authorization: Option<&str>) -> Check {
         let Some(encoded) = authorization.and_then(|a| a.strip_prefix("Basic ")) else {
-            return false;
+            return Check::Refused;
         };
         let key: [u8; 32] = Sha256::digest(encoded.trim().as_bytes()).into();
         if self.verified.lock().expect("not poisoned").contains(&key) {
-            return true;
+            return Check::Known;
         }
         let Ok(decoded) = base64::engine::general_purpose::STANDARD.decode(encoded.trim()) else {
-            return false;
+            return Check::Refused;
         };
         let Ok(text) = String::from_utf8(decoded) else {
-            return false;
+            return Check::Refused;
         };
         let Some((user, password)) = text.split_once(':') else {
-            return false;
+            return Check::Refused;
         };
-        let ok = self
-            .users
-            .get(user)
-            .is_some_and(|hash| bcrypt::verify(password, hash).unwrap_or(false));
+        match self.users.get(user) {
+            Some(hash) => Check::Verify(Verify {
+                key,
+                hash: hash.clone(),
+                password: password.to_owned(),
+            }),
+            None => Check::Refused,
+        }
+    }
+
+    /// Remembers a verified credential; returns `ok`.
+    fn settle(&self, v: &Verify, ok: bool) -> bool {
         if ok {
             let mut set = self.verified.lock().expect("not poisoned");
             if set.len() >= REMEMBERED {
                 set.clear();
             }
-            set.insert(key);
+            set.insert(v.key);
         }
         ok
+    }
+}
+
+/// bcrypt verifications running at once, at most.
+pub const BCRYPT_AT_ONCE: usize = 2;
+
+enum Check {
+    /// Verified before.
+    Known,
+    /// Malformed, or no such user.
+    Refused,
+    /// A bcrypt verification decides.
+    Verify(Verify),
+}
+
+/// One bcrypt verification, owned so it can move to the blocking pool.
+#[derive(Clone)]
+struct Verify {
+    key: [u8; 32],
+    hash: String,
+    password: String,
+}
+
+impl Verify {
+    fn run(&self) -> bool {
+        bcrypt::verify(&self.password, &self.hash).unwrap_or(false)
+    }
+}
+
+/// Failed logins counted per client address: past [`Self::LIMIT`] in one
+/// [`Self::WINDOW`], a client is refused without a bcrypt run until the
+/// window ends, so guessing costs the guesser, not the registry.
+#[derive(Debug, Default)]
+pub struct Failures {
+    by_client: Mutex<HashMap<std::net::IpAddr, (std::time::Instant, u32)>>,
+}
+
+impl Failures {
+    /// Failed attempts allowed per client and window.
+    pub const LIMIT: u32 = 10;
+    /// The window.
+    pub const WINDOW: std::time::Duration = std::time::Duration::from_secs(60);
+    /// Clients tracked at most; past that the table starts over.
+    const TRACKED: usize = 10_000;
+
+    /// True when `client` has used up its failures.
+    pub fn blocked(&self, client: std::net::IpAddr) -> bool {
+        let map = self.by_client.lock().expect("not poisoned");
+        map.get(&client)
+            .is_some_and(|(since, n)| since.elapsed() < Self::WINDOW && *n >= Self::LIMIT)
+    }
+
+    /// Counts a failed attempt of `client`.
+    pub fn failed(&self, client: std::net::IpAddr) {
+        let mut map = self.by_client.lock().expect("not poisoned");
+        if map.len() >= Self::TRACKED {
+            map.clear();
+        }
+        let entry = map.entry(client).or_insert((std::time::Instant::now(), 0));
+        if entry.0.elapsed() >= Self::WINDOW {
+            *entry = (std::time::Instant::now(), 0);
+        }
+        entry.1 += 1;
     }
 }
 

@@ -83,7 +83,9 @@ impl Registry {
         let content = if len == 0 {
             body::empty()
         } else {
-            body::from_reader(self.store().blob_reader(&d, start).await?, len)
+            let first = self.store().blob_reader(&d, start).await?;
+            let driver = self.store().driver().clone();
+            body::from_driver(driver, crate::layout::blob_data(&d), first, start, len)
         };
         Ok(b.body(content).expect("valid reply"))
     }

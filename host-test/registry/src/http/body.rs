@@ -3,12 +3,13 @@
 //! not a network frame.
 
 use std::io;
+use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Empty, Full, StreamBody};
 use hyper::body::Frame;
-use s3_driver_host::{Reader, Writer};
+use s3_driver_host::{CallError, Driver, Reader, Writer};
 
 use crate::digest::Sha256State;
 use crate::error::{ApiError, ApiResult, Failure};
@@ -31,31 +32,71 @@ pub fn full(bytes: impl Into<Bytes>) -> Body {
         .boxed_unsync()
 }
 
-/// `len` bytes from `reader`, read a batch at a time as the client takes
-/// them. A blob shorter than its stat said ends the body with an error, so
-/// the client sees a broken transfer, never a short one.
-pub fn from_reader(reader: Reader, len: u64) -> Body {
-    let stream = futures::stream::unfold((reader, len), |(mut r, left)| async move {
-        if left == 0 {
-            return None;
-        }
-        let want = left.min(BATCH as u64) as u32;
-        match r.read(want).await {
-            Ok(bytes) if bytes.is_empty() => Some((
-                Err(io::Error::new(
-                    io::ErrorKind::UnexpectedEof,
-                    "the blob ended before its size",
-                )),
-                (r, 0),
-            )),
-            Ok(bytes) => {
-                let n = bytes.len() as u64;
-                Some((Ok(Frame::data(Bytes::from(bytes))), (r, left - n.min(left))))
+/// How long the download task keeps its reader (and so a driver instance)
+/// while the client has not taken the batch before: a client that keeps up
+/// takes a MiB well within it; one that stalls costs a reopen, not an
+/// instance for as long as it stalls.
+const READER_HOLD: Duration = Duration::from_secs(1);
+
+/// `len` bytes of the object at `path` from `start`, `first` reading there.
+/// A task reads a batch ahead of the client; when the client has not taken
+/// the batch before within [`READER_HOLD`], the task drops its reader and
+/// opens a new one at the same offset once the client is ready. A blob
+/// shorter than its stat said ends the body with an error, so the client
+/// sees a broken transfer, never a short one. The task ends when the
+/// client goes.
+pub fn from_driver(driver: Driver, path: String, first: Reader, start: u64, len: u64) -> Body {
+    let (tx, rx) = tokio::sync::mpsc::channel::<io::Result<Bytes>>(1);
+    tokio::spawn(async move {
+        let mut reader = Some(first);
+        let (mut at, end) = (start, start + len);
+        while at < end {
+            let room = match tokio::time::timeout(READER_HOLD, tx.reserve()).await {
+                Ok(Ok(room)) => room,
+                Ok(Err(_)) => return,
+                Err(_) => {
+                    reader = None;
+                    match tx.reserve().await {
+                        Ok(room) => room,
+                        Err(_) => return,
+                    }
+                }
+            };
+            let r = match &mut reader {
+                Some(r) => r,
+                None => match driver.reader(&path, at as i64).await {
+                    Ok(r) => reader.insert(r),
+                    Err(e) => return room.send(Err(storage_io(e))),
+                },
+            };
+            let want = (end - at).min(BATCH as u64) as u32;
+            match r.read(want).await {
+                Ok(bytes) if bytes.is_empty() => {
+                    return room.send(Err(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        "the blob ended before its size",
+                    )));
+                }
+                Ok(bytes) => {
+                    at += bytes.len() as u64;
+                    room.send(Ok(Bytes::from(bytes)));
+                }
+                Err(e) => return room.send(Err(storage_io(e))),
             }
-            Err(e) => Some((Err(io::Error::other(e.to_string())), (r, 0))),
         }
     });
+    let stream = futures::stream::unfold(rx, |mut rx| async move {
+        let item = rx.recv().await?;
+        Some((item.map(Frame::data), rx))
+    });
     StreamBody::new(stream).boxed_unsync()
+}
+
+/// A driver failure mid-body: the client sees the transfer break; the
+/// detail, which names storage keys, goes to the log.
+fn storage_io(e: CallError) -> io::Error {
+    tracing::warn!(error = %e, "a blob download failed");
+    io::Error::other(format!("storage failed ({})", e.kind()))
 }
 
 /// What [`into_writer`] moved.
@@ -66,38 +107,78 @@ pub struct Pumped {
     pub broken: Option<String>,
 }
 
-/// Streams `body` into `writer`, feeding `state` with exactly the bytes the
-/// writer took. A driver failure is returned as the request's failure.
+/// A request body read a batch at a time, each frame within `idle` of the
+/// one before: a client that stops sending ends its body as broken instead
+/// of holding the request (and, once a writer is open, an instance).
+pub struct Incoming {
+    body: Body,
+    idle: Duration,
+    done: bool,
+    broken: Option<String>,
+}
+
+impl Incoming {
+    /// `body`, allowed `idle` between frames.
+    pub fn new(body: Body, idle: Duration) -> Self {
+        Self {
+            body,
+            idle,
+            done: false,
+            broken: None,
+        }
+    }
+
+    /// About [`BATCH`] bytes; fewer only at the end of the body or where it
+    /// broke off. Read before a writer is opened, the first batch costs
+    /// no instance while a slow client sends it.
+    pub async fn batch(&mut self) -> Vec<u8> {
+        let mut out = Vec::new();
+        while !self.done && out.len() < BATCH {
+            match tokio::time::timeout(self.idle, self.body.frame()).await {
+                Err(_) => {
+                    self.broken = Some(format!("no data for {:?}", self.idle));
+                    self.done = true;
+                }
+                Ok(None) => self.done = true,
+                Ok(Some(Err(e))) => {
+                    self.broken = Some(e.to_string());
+                    self.done = true;
+                }
+                Ok(Some(Ok(frame))) => {
+                    if let Ok(data) = frame.into_data() {
+                        out.extend_from_slice(&data);
+                    }
+                }
+            }
+        }
+        out
+    }
+}
+
+/// Writes `first` and then the rest of `body` into `writer`, feeding
+/// `state` with exactly the bytes the writer took. A driver failure is
+/// returned as the request's failure.
 pub async fn into_writer(
-    mut body: Body,
+    body: &mut Incoming,
+    first: Vec<u8>,
     writer: &mut Writer,
     mut state: Option<&mut Sha256State>,
 ) -> ApiResult<Pumped> {
-    let mut batch: Vec<u8> = Vec::with_capacity(BATCH);
     let mut written = 0u64;
-    let mut broken = None;
+    let mut batch = first;
     loop {
-        let frame = match body.frame().await {
-            None => break,
-            Some(Ok(f)) => f,
-            Some(Err(e)) => {
-                broken = Some(e.to_string());
-                break;
-            }
-        };
-        let Ok(data) = frame.into_data() else {
-            continue;
-        };
-        batch.extend_from_slice(&data);
-        if batch.len() >= BATCH {
+        if !batch.is_empty() {
             written += write_batch(writer, &batch, state.as_deref_mut()).await?;
-            batch.clear();
         }
+        if body.done {
+            break;
+        }
+        batch = body.batch().await;
     }
-    if !batch.is_empty() {
-        written += write_batch(writer, &batch, state).await?;
-    }
-    Ok(Pumped { written, broken })
+    Ok(Pumped {
+        written,
+        broken: body.broken.take(),
+    })
 }
 
 async fn write_batch(

@@ -45,7 +45,12 @@ impl Registry {
         r: &str,
         head: bool,
     ) -> ApiResult<Response<Body>> {
-        let parsed = reference(r)?;
+        // A reference that cannot be a tag names no manifest: 404, as the
+        // distribution-spec conformance suite expects of a pull.
+        let parsed = reference(r).map_err(|e| match e.failure {
+            Failure::TagInvalid => manifest_unknown(r),
+            _ => e,
+        })?;
         let d = self
             .resolve(name, &parsed)
             .await?
@@ -76,6 +81,14 @@ impl Registry {
         body: &BodySlot,
     ) -> ApiResult<Response<Body>> {
         let parsed = reference(r)?;
+        let max = self.options.limits.max_tags_per_put;
+        let asked = call.query.iter().filter(|(k, _)| k == "tag").count();
+        if asked > max {
+            return Err(ApiError::new(
+                Failure::TagInvalid,
+                format!("{asked} tags in one push; at most {max} are taken"),
+            ));
+        }
         let extra_tags = call
             .query
             .iter()

@@ -11,9 +11,10 @@ pub mod route;
 pub mod server;
 mod uploads;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use http::{HeaderMap, Method, Request, Response, StatusCode, header};
 
@@ -33,6 +34,32 @@ const STATES_KEPT: usize = 4096;
 /// much, so the refusal reaches the client: closing a connection with
 /// unread data makes the kernel reset it, which can destroy the reply.
 const DRAIN_LIMIT: usize = 64 << 20;
+/// What is read of a refused (unauthenticated, malformed) request's body.
+const REFUSED_DRAIN_LIMIT: usize = 64 << 10;
+
+/// How long the HTTP front waits on a client, and how much it takes from one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HttpLimits {
+    /// Longest wait for a request's headers, from its first byte or from
+    /// the end of the previous request on a kept-alive connection: a client
+    /// that trickles headers or idles is disconnected after it.
+    pub header_timeout: Duration,
+    /// Longest wait for the next piece of a request body. A client that
+    /// stalls mid-body ends its request as broken.
+    pub body_timeout: Duration,
+    /// Most `?tag=` values one manifest `PUT` may carry.
+    pub max_tags_per_put: usize,
+}
+
+impl Default for HttpLimits {
+    fn default() -> Self {
+        Self {
+            header_timeout: Duration::from_secs(30),
+            body_timeout: Duration::from_secs(30),
+            max_tags_per_put: 64,
+        }
+    }
+}
 
 /// What the registry allows.
 #[derive(Debug, Default)]
@@ -44,6 +71,8 @@ pub struct Options {
     pub redirect: bool,
     /// `auth: htpasswd:`; `None` serves everyone.
     pub htpasswd: Option<Htpasswd>,
+    /// Timeouts and caps of the HTTP front.
+    pub limits: HttpLimits,
 }
 
 /// A registry: its store, its options, and the upload states it has in
@@ -53,6 +82,22 @@ pub struct Registry {
     store: Store,
     options: Options,
     states: Mutex<HashMap<String, Sha256State>>,
+    /// Upload sessions a request of this process is writing to.
+    busy: Arc<Mutex<HashSet<String>>>,
+    /// Failed logins by client.
+    failures: auth::Failures,
+}
+
+/// A session held by one request; released when dropped.
+pub(crate) struct SessionGuard {
+    busy: Arc<Mutex<HashSet<String>>>,
+    id: String,
+}
+
+impl Drop for SessionGuard {
+    fn drop(&mut self) {
+        self.busy.lock().expect("not poisoned").remove(&self.id);
+    }
 }
 
 /// A request's body until a handler takes it; what no handler took is
@@ -69,19 +114,23 @@ impl BodySlot {
             .unwrap_or_else(body::empty)
     }
 
-    /// Reads and drops what nobody took, up to [`DRAIN_LIMIT`].
-    async fn drain(&self) {
+    /// Reads and drops what nobody took, up to `limit` bytes and with
+    /// `idle` allowed between frames; false when some was left unread.
+    async fn drain(&self, limit: usize, idle: Duration) -> bool {
         use http_body_util::BodyExt as _;
         let left = self.0.lock().expect("not poisoned").take();
-        if let Some(mut b) = left {
-            let mut seen = 0usize;
-            while seen < DRAIN_LIMIT {
-                match b.frame().await {
-                    Some(Ok(f)) => seen += f.data_ref().map_or(0, |d| d.len()),
-                    _ => break,
-                }
+        let Some(mut b) = left else {
+            return true;
+        };
+        let mut seen = 0usize;
+        while seen < limit {
+            match tokio::time::timeout(idle, b.frame()).await {
+                Ok(Some(Ok(f))) => seen += f.data_ref().map_or(0, |d| d.len()),
+                Ok(None) => return true,
+                _ => return false,
             }
         }
+        http_body::Body::is_end_stream(&b)
     }
 }
 
@@ -112,7 +161,25 @@ impl Registry {
             store,
             options,
             states: Mutex::new(HashMap::new()),
+            busy: Arc::default(),
+            failures: auth::Failures::default(),
         }
+    }
+
+    /// The session for one request's writes, or `None` while another
+    /// request of this process writes to it: two requests appending to one
+    /// upload at once would interleave their bytes.
+    pub(crate) fn hold_session(&self, id: &str) -> Option<SessionGuard> {
+        let mut busy = self.busy.lock().expect("not poisoned");
+        busy.insert(id.to_owned()).then(|| SessionGuard {
+            busy: self.busy.clone(),
+            id: id.to_owned(),
+        })
+    }
+
+    /// The HTTP front's timeouts and caps.
+    pub fn limits(&self) -> HttpLimits {
+        self.options.limits
     }
 
     /// Its store.
@@ -160,33 +227,77 @@ impl Registry {
             peer,
         };
         let slot = BodySlot(Mutex::new(Some(body)));
-        let mut reply = match self.authorize(&call) {
-            Err(e) => self.error_reply(&e, head),
-            Ok(()) => match route::route(parts.uri.path()) {
-                None => {
-                    self.error_reply(&ApiError::new(Failure::NotFound, "no such endpoint"), head)
-                }
-                Some(r) => self
-                    .dispatch(r, call, &slot)
-                    .await
-                    .unwrap_or_else(|e| self.error_reply(&e, head)),
-            },
+        let idle = self.options.limits.body_timeout;
+        // Refused before its body is read: an unauthenticated client's body
+        // is not waited for (no `100 Continue`), only a little of it is read
+        // so the refusal is not lost to a reset, and the connection closes.
+        let refused = match check_host(parts.version, &call.headers) {
+            Err(e) => Some(e),
+            Ok(()) => self.authorize(&call).await.err(),
         };
-        slot.drain().await;
+        let mut reply = match refused {
+            Some(e) => {
+                let mut reply = self.error_reply(&e, head);
+                // A client that waits for `100 Continue` has sent nothing:
+                // polling its body would invite it to.
+                if !call
+                    .header(header::EXPECT)
+                    .is_some_and(|v| v.eq_ignore_ascii_case("100-continue"))
+                {
+                    slot.drain(REFUSED_DRAIN_LIMIT, idle).await;
+                }
+                reply
+                    .headers_mut()
+                    .insert(header::CONNECTION, http::HeaderValue::from_static("close"));
+                reply
+            }
+            None => {
+                let mut reply = match route::route(parts.uri.path()) {
+                    None => self
+                        .error_reply(&ApiError::new(Failure::NotFound, "no such endpoint"), head),
+                    Some(r) => self
+                        .dispatch(r, call, &slot)
+                        .await
+                        .unwrap_or_else(|e| self.error_reply(&e, head)),
+                };
+                if !slot.drain(DRAIN_LIMIT, idle).await {
+                    reply
+                        .headers_mut()
+                        .insert(header::CONNECTION, http::HeaderValue::from_static("close"));
+                }
+                reply
+            }
+        };
         reply
             .headers_mut()
             .insert(API_VERSION.0, http::HeaderValue::from_static(API_VERSION.1));
         reply
     }
 
-    fn authorize(&self, call: &Call) -> ApiResult<()> {
-        match &self.options.htpasswd {
-            Some(h) if !h.allows(call.header(header::AUTHORIZATION)) => Err(ApiError::new(
-                Failure::Unauthorized,
-                "authentication required",
-            )),
-            _ => Ok(()),
+    /// Lets the request through when no `auth:` is configured or its Basic
+    /// credentials are good; a client past its failed attempts is refused
+    /// without a bcrypt run.
+    async fn authorize(&self, call: &Call) -> ApiResult<()> {
+        let Some(h) = &self.options.htpasswd else {
+            return Ok(());
+        };
+        let given = call.header(header::AUTHORIZATION);
+        let client = call.peer.ip();
+        let ok = if given.is_some() && self.failures.blocked(client) {
+            false
+        } else {
+            h.allows_async(given).await
+        };
+        if ok {
+            return Ok(());
         }
+        if given.is_some() {
+            self.failures.failed(client);
+        }
+        Err(ApiError::new(
+            Failure::Unauthorized,
+            "authentication required",
+        ))
     }
 
     /// The error's status, its JSON (none for HEAD), and the challenge on
@@ -266,6 +377,24 @@ impl Registry {
             }
             _ => Err(not_allowed()),
         }
+    }
+}
+
+/// HTTP/1.1 requires exactly one `Host` header (RFC 9112, 3.2); HTTP/1.0
+/// may omit it.
+fn check_host(version: http::Version, headers: &HeaderMap) -> ApiResult<()> {
+    let hosts = headers.get_all(header::HOST).iter().count();
+    let ok = match version {
+        http::Version::HTTP_10 | http::Version::HTTP_09 => hosts <= 1,
+        _ => hosts == 1,
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            Failure::BadRequest,
+            format!("a request needs exactly one Host header, not {hosts}"),
+        ))
     }
 }
 

@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 
 use super::Registry;
@@ -36,6 +36,7 @@ pub async fn serve(
         };
         let _ = stream.set_nodelay(true);
         let registry = registry.clone();
+        let header_timeout = registry.limits().header_timeout;
         tokio::spawn(async move {
             let service = service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
                 let registry = registry.clone();
@@ -51,8 +52,12 @@ pub async fn serve(
                     Ok::<_, Infallible>(reply)
                 }
             });
+            // The header timeout also ends a kept-alive connection that sends
+            // no next request: neither a trickler nor an idler holds it.
             if let Err(e) = http1::Builder::new()
                 .keep_alive(true)
+                .timer(TokioTimer::new())
+                .header_read_timeout(header_timeout)
                 .serve_connection(TokioIo::new(stream), service)
                 .await
             {

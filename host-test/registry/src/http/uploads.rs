@@ -8,9 +8,9 @@ use http::{Response, StatusCode, header};
 use s3_driver_host::Writer;
 use s3_storage_driver::time::UtcDateTime;
 
-use super::body::{self, Body, into_writer};
+use super::body::{self, Body, Incoming, into_writer};
 use super::range::chunk_range;
-use super::{BodySlot, Call, Registry, reply};
+use super::{BodySlot, Call, Registry, SessionGuard, reply};
 use crate::digest::{Algorithm, Digest, Hasher, Sha256State};
 use crate::error::{ApiError, ApiResult, Failure};
 use crate::layout;
@@ -162,6 +162,8 @@ impl Registry {
         body: &BodySlot,
     ) -> ApiResult<Response<Body>> {
         let id = uuid::Uuid::new_v4().hyphenated().to_string();
+        let mut incoming = self.incoming(body);
+        let first = incoming.batch().await;
         let mut w = self
             .store()
             .driver()
@@ -169,10 +171,9 @@ impl Registry {
             .await
             .map_err(ApiError::storage)?;
         let expected = content_length(call);
-        let mut state = Sha256State::default();
-        let pumped = into_writer(body.take(), &mut w, Some(&mut state)).await;
+        let pumped = into_writer(&mut incoming, first, &mut w, None).await;
         let at = Landing { base: 0, expected };
-        self.finish(name, &id, d, w, pumped, at, Some(state)).await
+        self.finish(name, &id, d, w, pumped, at).await
     }
 
     async fn open_session(&self, name: &RepoName, id: &str) -> ApiResult<Writer> {
@@ -180,6 +181,24 @@ impl Registry {
             return Err(upload_unknown(id));
         }
         self.store().resume_upload(name, id).await
+    }
+
+    /// The session for this request alone, or `416` while another request
+    /// writes to it (its bytes would interleave with this one's).
+    fn hold(&self, name: &RepoName, id: &str) -> ApiResult<SessionGuard> {
+        self.hold_session(id).ok_or_else(|| {
+            ApiError::new(
+                Failure::UploadRange,
+                format!("another request is writing to upload {id}"),
+            )
+            .with_header("Location", format!("/v2/{name}/blobs/uploads/{id}"))
+            .with_header("Docker-Upload-UUID", id.to_owned())
+        })
+    }
+
+    /// The request body, read with the configured idle limit.
+    fn incoming(&self, body: &BodySlot) -> Incoming {
+        Incoming::new(body.take(), self.options.limits.body_timeout)
     }
 
     /// The SHA-256 state at `offset`: in memory, else saved in the bucket,
@@ -206,6 +225,10 @@ impl Registry {
         call: Call,
         body: &BodySlot,
     ) -> ApiResult<Response<Body>> {
+        let _held = self.hold(name, id)?;
+        // The first batch arrives before an instance is taken for the writer.
+        let mut incoming = self.incoming(body);
+        let first = incoming.batch().await;
         let mut w = self.open_session(name, id).await?;
         let size = w.size().await.map_err(ApiError::storage)?;
         if let Err(e) = check_chunk(&call, size) {
@@ -213,7 +236,7 @@ impl Registry {
             return Err(with_session(e, name, id, size));
         }
         let mut state = self.state_at(name, id, size).await?;
-        let pumped = into_writer(body.take(), &mut w, state.as_mut()).await?;
+        let pumped = into_writer(&mut incoming, first, &mut w, state.as_mut()).await?;
         w.close().await.map_err(ApiError::storage)?;
         let now = size + pumped.written;
         if let Some(s) = state.filter(|s| s.len() == now) {
@@ -246,29 +269,29 @@ impl Registry {
         let d = Digest::parse(call.param("digest").ok_or_else(|| {
             ApiError::new(Failure::DigestInvalid, "the closing PUT needs ?digest=")
         })?)?;
+        let _held = self.hold(name, id)?;
+        let mut incoming = self.incoming(body);
+        let first = incoming.batch().await;
         let mut w = self.open_session(name, id).await?;
         let size = w.size().await.map_err(ApiError::storage)?;
         if let Err(e) = check_chunk(&call, size) {
             w.close().await.map_err(ApiError::storage)?;
             return Err(with_session(e, name, id, size));
         }
-        let mut state = match d.algorithm() {
-            Algorithm::Sha256 => self.state_at(name, id, size).await?,
-            Algorithm::Sha512 => None,
-        };
         let expected = content_length(&call);
-        let pumped = into_writer(body.take(), &mut w, state.as_mut()).await;
+        let pumped = into_writer(&mut incoming, first, &mut w, None).await;
         let at = Landing {
             base: size,
             expected,
         };
-        self.finish(name, id, &d, w, pumped, at, state).await
+        self.finish(name, id, &d, w, pumped, at).await
     }
 
-    /// Commits the session's content, checks its digest (from the state
-    /// when it reaches the end, else by reading the content back), and
-    /// publishes it; a mismatch removes the session and publishes nothing.
-    #[allow(clippy::too_many_arguments)]
+    /// Commits the session's content, checks its digest by reading back
+    /// what was committed, and publishes it; a mismatch removes the session
+    /// and publishes nothing. The saved hash states are not trusted here:
+    /// two requests of different processes writing to one session can leave
+    /// a state that does not describe the content.
     async fn finish(
         &self,
         name: &RepoName,
@@ -277,7 +300,6 @@ impl Registry {
         mut w: Writer,
         pumped: ApiResult<body::Pumped>,
         at: Landing,
-        state: Option<Sha256State>,
     ) -> ApiResult<Response<Body>> {
         let pumped = match pumped {
             Ok(p) if p.broken.is_none() => p,
@@ -303,12 +325,16 @@ impl Registry {
             ));
         }
         w.commit().await.map_err(ApiError::storage)?;
-        let total = at.base + pumped.written;
-        let usable = |s: &Sha256State| s.len() == total && d.algorithm() == Algorithm::Sha256;
-        let actual = match state.filter(usable) {
-            Some(s) => s.digest(),
-            None => self.digest_of_content(name, id, d.algorithm()).await?,
-        };
+        drop(w);
+        let (actual, total) = self.digest_of_content(name, id, d.algorithm()).await?;
+        if total != at.base + pumped.written {
+            tracing::warn!(
+                upload = id,
+                committed = total,
+                expected = at.base + pumped.written,
+                "an upload's committed size differs from what its requests wrote"
+            );
+        }
         if &actual != d {
             self.store().end_upload(name, id).await?;
             return Err(ApiError::new(
@@ -321,23 +347,25 @@ impl Registry {
         created(name, d)
     }
 
-    /// Reads a committed upload back and hashes it (no state reached its end).
+    /// Reads a committed upload back: its digest and its size.
     async fn digest_of_content(
         &self,
         name: &RepoName,
         id: &str,
         a: Algorithm,
-    ) -> ApiResult<Digest> {
+    ) -> ApiResult<(Digest, u64)> {
         let mut r = self.store().upload_content_reader(name, id).await?;
         let mut h = Hasher::new(a);
+        let mut size = 0u64;
         loop {
             let chunk = r
                 .read(body::BATCH as u32)
                 .await
                 .map_err(ApiError::storage)?;
             if chunk.is_empty() {
-                return Ok(h.finish());
+                return Ok((h.finish(), size));
             }
+            size += chunk.len() as u64;
             h.update(&chunk);
         }
     }
