@@ -491,7 +491,21 @@ impl Shared {
         }
         // Freed outside the lock: each returns its memory to the engine.
         drop(gone);
+        if n > 0 {
+            give_back_free_heap();
+        }
         n
+    }
+}
+
+/// Returns the allocator's free heap pages to the system. After a burst the
+/// host's request buffers are free but glibc keeps their pages resident (a
+/// minute after 100 concurrent 20 MiB pushes: 320 MiB against 128 idle).
+fn give_back_free_heap() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only releases pages malloc holds free.
+    unsafe {
+        libc::malloc_trim(0);
     }
 }
 
