@@ -41,8 +41,14 @@ pub async fn serve(cli: &Cli, s: &Serve) -> Result<(), Failure> {
     if let Some(addr) = &s.addr {
         rc.addr = addr.clone();
     }
-    let options = rc.options().map_err(|e| Failure::Usage(format!("{e:#}")))?;
-    let (configured, _server) = target_params(cli).await?;
+    let mut options = rc.options().map_err(|e| Failure::Usage(format!("{e:#}")))?;
+    let (configured, server) = target_params(cli).await?;
+    if server.is_some() {
+        // The embedded store listens on loopback with keys of this run only:
+        // a redirect would send a remote client to its own 127.0.0.1, and a
+        // presigned URL would hand out access to it. Blobs are streamed.
+        options.redirect = false;
+    }
     let runtime = match &s.watch {
         Some(path) => Runtime::from_file(path)
             .map_err(|e| Failure::Usage(format!("loading {}: {e:#}", path.display())))?,
@@ -60,7 +66,7 @@ pub async fn serve(cli: &Cli, s: &Serve) -> Result<(), Failure> {
         "s3-driver: registry on http://{local} (driver {}; deletes {}, redirects {}, auth {})",
         runtime.current().version(),
         if rc.delete_enabled { "on" } else { "off" },
-        if rc.redirect { "on" } else { "off" },
+        if options.redirect { "on" } else { "off" },
         if rc.htpasswd.is_some() {
             "htpasswd"
         } else {

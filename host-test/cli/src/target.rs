@@ -15,7 +15,7 @@ use s3_driver_host::{
     Allowlist, BUILT_COMPONENT, CallError, ConfigValue, Driver, DriverError, Grants, Middleware,
     OutgoingPolicy, PoolOptions, Runtime, TlsOptions,
 };
-use s3_driver_kit::{EmbeddedS3, s3_server};
+use s3_driver_kit::EmbeddedS3;
 use s3_storage_driver::cloudfront::CloudFrontOptions;
 use s3_storage_driver::config::keys::Scope;
 use s3_storage_driver::config::{Config, Key, Params, Value};
@@ -138,19 +138,9 @@ pub async fn target_params(cli: &Cli) -> Result<(Configured, Option<EmbeddedS3>)
     check(&params, &middleware, embedded)?;
     let mut server = None;
     if embedded {
-        let s = match &cli.embedded_dir {
-            Some(dir) => {
-                EmbeddedS3::start(
-                    dir,
-                    s3_server::DEFAULT_ACCESS_KEY,
-                    s3_server::DEFAULT_SECRET_KEY,
-                    s3_server::DEFAULT_BUCKET,
-                )
-                .await
-            }
-            None => EmbeddedS3::start_temp().await,
-        }
-        .map_err(|e| Failure::Usage(format!("starting the embedded S3 server: {e:#}")))?;
+        let s = EmbeddedS3::start_private(cli.embedded_dir.as_deref())
+            .await
+            .map_err(|e| Failure::Usage(format!("starting the embedded S3 server: {e:#}")))?;
         eprintln!(
             "s3-driver: no endpoint or credentials configured; using the embedded S3 server at {} (data in {})",
             s.endpoint(),

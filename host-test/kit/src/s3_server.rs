@@ -137,6 +137,16 @@ impl FsWithUploads {
     }
 }
 
+/// `n` characters of `alphabet` (at most 256 long) from the system's
+/// random source.
+fn random_text(n: usize, alphabet: &[u8]) -> String {
+    let mut raw = vec![0u8; n];
+    getrandom::fill(&mut raw).expect("the system's random source");
+    raw.iter()
+        .map(|b| alphabet[*b as usize % alphabet.len()] as char)
+        .collect()
+}
+
 /// Where the uploads opened and closed are recorded under the server's root.
 const UPLOADS_JOURNAL: &str = ".uploads-journal";
 
@@ -560,6 +570,44 @@ impl EmbeddedS3 {
         .await?;
         s._temp = Some(dir);
         Ok(s)
+    }
+
+    /// Starts a server for this process alone: keys drawn at random for
+    /// this run (held in memory only, never written or logged), on `root`
+    /// (created readable by its owner only) or a temporary directory. Any
+    /// other local process can reach the port, but without the keys it can
+    /// neither read nor write.
+    pub async fn start_private(root: Option<&Path>) -> anyhow::Result<Self> {
+        let access = format!(
+            "AKIA{}",
+            random_text(16, b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567")
+        );
+        let secret = random_text(
+            40,
+            b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/",
+        );
+        match root {
+            Some(root) => {
+                std::fs::create_dir_all(root)
+                    .with_context(|| format!("creating {}", root.display()))?;
+                #[cfg(unix)]
+                {
+                    use std::os::unix::fs::PermissionsExt as _;
+                    std::fs::set_permissions(root, std::fs::Permissions::from_mode(0o700))
+                        .with_context(|| format!("restricting {}", root.display()))?;
+                }
+                Self::start(root, &access, &secret, DEFAULT_BUCKET).await
+            }
+            None => {
+                // tempfile creates its directories readable by the owner only.
+                let dir = tempfile::Builder::new()
+                    .prefix("s3-driver-embedded-")
+                    .tempdir()?;
+                let mut s = Self::start(dir.path(), &access, &secret, DEFAULT_BUCKET).await?;
+                s._temp = Some(dir);
+                Ok(s)
+            }
+        }
     }
 
     /// Starts a server storing buckets under `root`, creating `bucket`.
