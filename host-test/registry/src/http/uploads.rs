@@ -113,9 +113,12 @@ impl Registry {
         call: Call,
         body: &BodySlot,
     ) -> ApiResult<Response<Body>> {
-        if let Some(mount) = call.param("mount") {
+        // A mount names the repository it takes the blob from; without
+        // `from` it is an ordinary session, as in Distribution (a blob is
+        // never linked into a repository on its digest alone).
+        if let (Some(mount), Some(from)) = (call.param("mount"), call.param("from")) {
             let d = Digest::parse(mount)?;
-            if self.mount(name, &d, call.param("from")).await? {
+            if self.mount(name, &d, from).await? {
                 return created(name, &d);
             }
         } else if let Some(digest) = call.param("digest") {
@@ -137,15 +140,11 @@ impl Registry {
             .expect("valid reply"))
     }
 
-    /// Links the blob into `name` when `from` (or, without `from`, any
-    /// repository: the registry holds it) has it; false otherwise.
-    async fn mount(&self, name: &RepoName, d: &Digest, from: Option<&str>) -> ApiResult<bool> {
-        let present = match from {
-            Some(from) => match RepoName::parse(from) {
-                Some(from) => self.store().linked_blob_size(&from, d).await?.is_some(),
-                None => false,
-            },
-            None => self.store().blob_size(d).await?.is_some(),
+    /// Links the blob into `name` when `from` has it; false otherwise.
+    async fn mount(&self, name: &RepoName, d: &Digest, from: &str) -> ApiResult<bool> {
+        let present = match RepoName::parse(from) {
+            Some(from) => self.store().linked_blob_size(&from, d).await?.is_some(),
+            None => false,
         };
         if present {
             self.store().link_blob(name, d).await?;

@@ -1,6 +1,7 @@
-//! The catalog: repositories are the directories holding `_manifests`, found
-//! by a walk of the repositories root in the storage's key order, as the Go
-//! registry finds them (so both page the same way).
+//! The catalog: repositories are the directories holding `_layers` (a
+//! repository with blobs and no manifest yet is one), found by a walk of the
+//! repositories root in the storage's key order, as the Go registry finds
+//! them (so both list and page the same way).
 
 use s3_driver_host::WalkControl;
 
@@ -16,7 +17,11 @@ impl Store {
         last: Option<&str>,
     ) -> ApiResult<(Vec<String>, bool)> {
         let root = layout::repositories_root();
-        let hint = last.map(|l| format!("{root}/{l}/_manifests"));
+        // Any `last` pages (names after it, bytewise); only a valid name can
+        // also be where the walk starts.
+        let hint = last
+            .filter(|l| crate::names::RepoName::parse(l).is_some())
+            .map(|l| format!("{root}/{l}/_layers"));
         let mut found = Vec::new();
         let mut more = false;
         let walked = self
@@ -30,8 +35,8 @@ impl Store {
                     return WalkControl::Continue;
                 };
                 let (parent, file) = rel.rsplit_once('/').unwrap_or(("", rel));
-                if file == "_manifests" {
-                    if Some(parent) != last && !parent.is_empty() {
+                if file == "_layers" {
+                    if last.is_none_or(|l| parent > l) && !parent.is_empty() {
                         if found.len() == n {
                             more = true;
                             return WalkControl::Stop;

@@ -48,14 +48,14 @@ impl Store {
         self.read_link(&layout::tag_current_link(name, tag)).await
     }
 
-    /// The repository's tags, sorted bytewise; `None` when the repository
-    /// does not exist.
+    /// The repository's tags, sorted bytewise; `None` when it has none (an
+    /// unknown repository to Distribution).
     pub async fn tags(&self, name: &RepoName) -> ApiResult<Option<Vec<String>>> {
+        // No tag directory is an unknown repository, as in Distribution
+        // (whose tag store answers ErrRepositoryUnknown when listing it
+        // finds no path), even if uploads or blobs have started it.
         let tags = self.children(&layout::tags_dir(name)).await?;
-        if tags.is_empty() && self.children(&layout::repository(name)).await?.is_empty() {
-            return Ok(None);
-        }
-        Ok(Some(tags))
+        Ok((!tags.is_empty()).then_some(tags))
     }
 
     /// Removes a tag; false when it did not exist.
