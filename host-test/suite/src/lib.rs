@@ -13,7 +13,7 @@ use http_body_util::Full;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 
 use s3_driver_host::{
-    Allowlist, CallError, ConfigValue, Driver, DriverError, OutgoingPolicy, Runtime,
+    Allowlist, CallError, ConfigValue, Driver, DriverError, Grants, Limits, OutgoingPolicy, Runtime,
 };
 use s3_driver_kit::EmbeddedS3;
 
@@ -49,6 +49,21 @@ pub async fn open_params(params: &[(String, ConfigValue)]) -> Driver {
         params,
         OutgoingPolicy::new(Allowlist::for_params(params)),
         &[],
+    )
+    .await
+    .expect("driver opens")
+}
+
+/// A driver on `params` with per-instance `limits`, allowed to reach what
+/// the parameters name.
+pub async fn open_limited(params: &[(String, ConfigValue)], limits: Limits) -> Driver {
+    Driver::open_with_limits(
+        &RUNTIME,
+        params,
+        &[],
+        OutgoingPolicy::new(Allowlist::for_params(params)),
+        &Grants::default(),
+        limits,
     )
     .await
     .expect("driver opens")

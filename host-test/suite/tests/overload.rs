@@ -6,24 +6,12 @@
 
 use std::time::{Duration, Instant};
 
-use s3_driver_host::{
-    Allowlist, CallError, Driver, Fault, FaultRule, Grants, Limits, OutgoingPolicy,
-};
+use s3_driver_host::{CallError, Driver, Fault, FaultRule, Limits};
 use s3_driver_kit::EmbeddedS3;
-use s3_driver_suite::RUNTIME;
+use s3_driver_suite::open_limited;
 
 async fn open(server: &EmbeddedS3, limits: Limits) -> Driver {
-    let params = server.params();
-    Driver::open_with_limits(
-        &RUNTIME,
-        &params,
-        &[],
-        OutgoingPolicy::new(Allowlist::for_params(&params)),
-        &Grants::default(),
-        limits,
-    )
-    .await
-    .unwrap()
+    open_limited(&server.params(), limits).await
 }
 
 /// A client that hangs up mid-call drops the call's future while the guest

@@ -9,12 +9,12 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use http::{Method, StatusCode};
-use s3_driver_host::{Allowlist, Driver, Grants, Limits, OutgoingPolicy};
+use s3_driver_host::{Driver, Limits};
 use s3_driver_kit::EmbeddedS3;
 use s3_driver_kit::oci::OciClient;
 use s3_driver_registry::{HttpLimits, Options};
+use s3_driver_suite::bytes;
 use s3_driver_suite::registry::{Running, hex_of, send, start_registry, test_options};
-use s3_driver_suite::{RUNTIME, bytes};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -35,17 +35,7 @@ fn raise_open_files() {
 }
 
 async fn driver_with(server: &EmbeddedS3, limits: Limits) -> Driver {
-    let params = server.params();
-    Driver::open_with_limits(
-        &RUNTIME,
-        &params,
-        &[],
-        OutgoingPolicy::new(Allowlist::for_params(&params)),
-        &Grants::default(),
-        limits,
-    )
-    .await
-    .unwrap()
+    s3_driver_suite::open_limited(&server.params(), limits).await
 }
 
 fn abuse_options(header_timeout: Duration, body_timeout: Duration) -> Options {

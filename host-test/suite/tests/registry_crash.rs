@@ -183,6 +183,30 @@ fn kill_during(
     client_rt.shutdown_timeout(Duration::from_secs(5));
 }
 
+/// Starts an upload of two chunks and kills its process inside the driver's
+/// resume of the short last part, as the third chunk arrives: the upload
+/// completed, its successor not yet created (the create is held up on the
+/// wire). Returns the session's location.
+fn killed_inside_the_resume(backend: &Backend, data: &[u8], point: &str) -> String {
+    let p = Process::start(backend);
+    let loc = begin(&p, data, 2);
+    p.driver.policy().inject(
+        FaultRule::every(Fault::Delay(Duration::from_secs(60)))
+            .method("POST")
+            .path_contains("?uploads"),
+    );
+    let (c, path, part) = (p.client(), loc.clone(), data[2 * CHUNK..3 * CHUNK].to_vec());
+    kill_during(
+        point,
+        p,
+        async move {
+            patch_unchecked(&c, &path, 2 * CHUNK, part).await;
+        },
+        Duration::from_millis(1500),
+    );
+    loc
+}
+
 /// Every kill point on one backend, each on an upload of its own.
 fn every_kill_point(backend: Backend) {
     let data = bytes(4 * CHUNK);
@@ -241,24 +265,8 @@ fn every_kill_point(backend: Backend) {
     });
     p.kill();
 
-    // Inside the driver's resume of a short last part: the upload completed,
-    // its successor not yet created (the create is held up on the wire).
-    let p = Process::start(&backend);
-    let loc = begin(&p, &data, 2);
-    p.driver.policy().inject(
-        FaultRule::every(Fault::Delay(Duration::from_secs(60)))
-            .method("POST")
-            .path_contains("?uploads"),
-    );
-    let (c, path, part) = (p.client(), loc.clone(), data[2 * CHUNK..3 * CHUNK].to_vec());
-    kill_during(
-        "inside the resume",
-        p,
-        async move {
-            patch_unchecked(&c, &path, 2 * CHUNK, part).await;
-        },
-        Duration::from_millis(1500),
-    );
+    // Inside the driver's resume of a short last part.
+    let loc = killed_inside_the_resume(&backend, &data, "inside the resume");
     let p = Process::start(&backend);
     let c = p.client();
     client(async {
@@ -298,22 +306,7 @@ fn every_kill_point(backend: Backend) {
     p.kill();
 
     // Cancelled after a kill inside the resume.
-    let p = Process::start(&backend);
-    let loc = begin(&p, &data, 2);
-    p.driver.policy().inject(
-        FaultRule::every(Fault::Delay(Duration::from_secs(60)))
-            .method("POST")
-            .path_contains("?uploads"),
-    );
-    let (c, path, part) = (p.client(), loc.clone(), data[2 * CHUNK..3 * CHUNK].to_vec());
-    kill_during(
-        "before the cancel",
-        p,
-        async move {
-            patch_unchecked(&c, &path, 2 * CHUNK, part).await;
-        },
-        Duration::from_millis(1500),
-    );
+    let loc = killed_inside_the_resume(&backend, &data, "before the cancel");
     let p = Process::start(&backend);
     let c = p.client();
     client(async {

@@ -10,12 +10,12 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http::{Method, StatusCode};
-use s3_driver_host::{Allowlist, Driver, Grants, Limits, OutgoingPolicy};
+use s3_driver_host::Limits;
 use s3_driver_kit::oci::OciClient;
 use s3_driver_kit::oci::client::full;
 use s3_driver_kit::oci::go_registry::GoRegistry;
 use s3_driver_suite::registry::{start_registry, test_options};
-use s3_driver_suite::{RUNTIME, bytes, radosgw_bucket};
+use s3_driver_suite::{bytes, open_limited, radosgw_bucket};
 use sha2::Digest as _;
 
 /// `VmRSS` or `VmHWM` of `pid`, in MiB.
@@ -84,16 +84,7 @@ async fn a_burst_of_big_uploads_costs_no_more_memory_than_the_go_registry() {
         queue_timeout: Duration::from_secs(600),
         ..Limits::default()
     };
-    let driver = Driver::open_with_limits(
-        &RUNTIME,
-        &params,
-        &[],
-        OutgoingPolicy::new(Allowlist::for_params(&params)),
-        &Grants::default(),
-        limits,
-    )
-    .await
-    .unwrap();
+    let driver = open_limited(&params, limits).await;
     let ours = start_registry(driver, test_options()).await;
     let base = ours.client.base().to_owned();
     // Warm: the component compiled, one instance, one push.
