@@ -292,3 +292,86 @@ fn uploads_lists_and_refuses_a_short_cut_without_force() {
         );
     }
 }
+
+/// `serve` with no S3 configured: its embedded store answers no one without
+/// this run's keys (the well-known defaults are refused), keeps its data
+/// where only its owner can read it, and the registry streams blobs rather
+/// than redirect clients to the store's loopback address.
+#[test]
+fn serve_keeps_its_embedded_store_private() {
+    use std::io::BufRead as _;
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("store");
+    let mut child = s3_driver()
+        .arg("--embedded-dir")
+        .arg(&root)
+        .args(["serve", "--addr", "127.0.0.1:0"])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    let (mut store, mut data, mut registry) = (None, None, None);
+    while registry.is_none() {
+        let line = lines.next().expect("serve ended early").unwrap();
+        if let Some(rest) = line.split("embedded S3 server at ").nth(1) {
+            let (url, dir) = rest.split_once(" (data in ").unwrap();
+            store = Some(url.to_owned());
+            data = Some(dir.trim_end_matches(')').to_owned());
+        }
+        if let Some(rest) = line.split("registry on ").nth(1) {
+            registry = rest.split_whitespace().next().map(str::to_owned);
+        }
+    }
+    let (store, data, registry) = (store.unwrap(), data.unwrap(), registry.unwrap());
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let outcome = rt.block_on(async {
+        use s3_driver_host::ConfigValue;
+        use s3_driver_kit::s3_server::{DEFAULT_ACCESS_KEY, DEFAULT_BUCKET, DEFAULT_SECRET_KEY};
+        let c = s3_driver_kit::oci::OciClient::new(&registry);
+        let digest = c.push_blob("private/app", b"layer bytes").await?;
+        let got = c
+            .send(
+                http::Method::GET,
+                &format!("/v2/private/app/blobs/{digest}"),
+                &[],
+                s3_driver_kit::oci::client::full(bytes::Bytes::new()),
+            )
+            .await?;
+        anyhow::ensure!(got.status == 200, "blob GET answered {}", got.status);
+        anyhow::ensure!(&got.body[..] == b"layer bytes");
+        let t = |s: &str| ConfigValue::Text(s.to_owned());
+        let guess = s3_driver_kit::raw::RawS3::from_params(&[
+            ("accesskey".into(), t(DEFAULT_ACCESS_KEY)),
+            ("secretkey".into(), t(DEFAULT_SECRET_KEY)),
+            ("region".into(), t("us-east-1")),
+            ("regionendpoint".into(), t(&store)),
+            ("bucket".into(), t(DEFAULT_BUCKET)),
+            ("forcepathstyle".into(), ConfigValue::Boolean(true)),
+            ("secure".into(), ConfigValue::Boolean(false)),
+        ])?;
+        let key = format!(
+            "docker/registry/v2/blobs/sha256/{}/{}/data",
+            &digest[7..9],
+            &digest[7..]
+        );
+        let read = guess.get(&key).await?;
+        anyhow::ensure!(
+            read.status == 403,
+            "a guessed key read the store: {}",
+            read.status
+        );
+        let write = guess.put(&key, b"rewritten").await?;
+        anyhow::ensure!(
+            write.status == 403,
+            "a guessed key wrote the store: {}",
+            write.status
+        );
+        Ok(())
+    });
+    let _ = child.kill();
+    let _ = child.wait();
+    outcome.unwrap();
+    use std::os::unix::fs::PermissionsExt as _;
+    let mode = std::fs::metadata(&data).unwrap().permissions().mode();
+    assert_eq!(mode & 0o077, 0, "{data} is open to others: {mode:o}");
+}
