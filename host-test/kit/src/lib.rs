@@ -9,6 +9,7 @@ pub mod cloudfront_url;
 pub mod conformance;
 pub mod oci;
 pub mod raw;
+mod s3_key_locks;
 mod s3_listing;
 pub mod s3_server;
 pub mod table;

@@ -9,6 +9,14 @@ use std::path::{Path, PathBuf};
 use s3s::dto::{ListObjectsV2Input, ListObjectsV2Output, Object, Timestamp};
 use s3s::{S3Result, s3_error};
 
+/// An error that means the path is not (or no longer) a directory or file.
+fn gone(e: &std::io::Error) -> bool {
+    matches!(
+        e.kind(),
+        std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
+    )
+}
+
 /// Every object of the bucket at `bucket_root` whose key starts with `prefix`.
 async fn objects_below(bucket_root: &Path, prefix: &str) -> S3Result<Vec<Object>> {
     // Keys with the prefix live below the directory of its last `/`.
@@ -23,9 +31,11 @@ async fn objects_below(bucket_root: &Path, prefix: &str) -> S3Result<Vec<Object>
     let mut dirs: VecDeque<(PathBuf, String)> = VecDeque::new();
     dirs.push_back((bucket_root.join(base), base.to_owned()));
     while let Some((dir, key_base)) = dirs.pop_front() {
+        // A key's directory may be gone, or be a file (an object whose key
+        // is the prefix), by the time it is read: it then holds nothing.
         let mut entries = match tokio::fs::read_dir(&dir).await {
             Ok(e) => e,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) if gone(&e) => continue,
             Err(e) => return Err(s3_error!(e, InternalError)),
         };
         while let Some(entry) = entries
@@ -48,10 +58,12 @@ async fn objects_below(bucket_root: &Path, prefix: &str) -> S3Result<Vec<Object>
                     dirs.push_back((entry.path(), below));
                 }
             } else if key.starts_with(prefix) {
-                let meta = entry
-                    .metadata()
-                    .await
-                    .map_err(|e| s3_error!(e, InternalError))?;
+                let meta = match entry.metadata().await {
+                    Ok(m) => m,
+                    // Deleted since the directory was read.
+                    Err(e) if gone(&e) => continue,
+                    Err(e) => return Err(s3_error!(e, InternalError)),
+                };
                 let modified = meta.modified().map_err(|e| s3_error!(e, InternalError))?;
                 out.push(Object {
                     key: Some(key),

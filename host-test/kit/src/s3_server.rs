@@ -23,6 +23,8 @@ use tokio::net::TcpListener;
 
 use s3_driver_host::ConfigValue;
 
+use crate::s3_key_locks::KeyLocks;
+
 /// Access key of the embedded server when none is given.
 pub const DEFAULT_ACCESS_KEY: &str = "AKIAEMBEDDEDEXAMPLE";
 /// Secret key of the embedded server when none is given. It doubles as a
@@ -65,6 +67,7 @@ pub struct FsWithUploads {
     root: PathBuf,
     uploads: Mutex<Vec<OpenUpload>>,
     pages: PageSizes,
+    locks: KeyLocks,
 }
 
 impl FsWithUploads {
@@ -76,6 +79,7 @@ impl FsWithUploads {
                 .map_err(|e| anyhow::anyhow!("s3s-fs cannot serve {}: {e:?}", root.display()))?,
             root: root.to_path_buf(),
             uploads: Mutex::new(recorded_uploads(root)),
+            locks: KeyLocks::new(),
         })
     }
 
@@ -195,6 +199,7 @@ impl S3 for FsWithUploads {
         &self,
         req: S3Request<CopyObjectInput>,
     ) -> S3Result<S3Response<CopyObjectOutput>> {
+        let _w = self.locks.write(&req.input.bucket, &req.input.key).await;
         self.fs.copy_object(req).await
     }
     async fn delete_bucket(
@@ -207,12 +212,15 @@ impl S3 for FsWithUploads {
         &self,
         req: S3Request<DeleteObjectInput>,
     ) -> S3Result<S3Response<DeleteObjectOutput>> {
+        let _w = self.locks.write(&req.input.bucket, &req.input.key).await;
         self.fs.delete_object(req).await
     }
     async fn delete_objects(
         &self,
         req: S3Request<DeleteObjectsInput>,
     ) -> S3Result<S3Response<DeleteObjectsOutput>> {
+        let keys = req.input.delete.objects.iter().map(|o| o.key.as_str());
+        let _w = self.locks.write_all(&req.input.bucket, keys).await;
         self.fs.delete_objects(req).await
     }
     async fn get_bucket_location(
@@ -228,6 +236,7 @@ impl S3 for FsWithUploads {
         if self.is_directory(&req.input.bucket, &req.input.key) {
             return Err(s3_error!(NoSuchKey));
         }
+        let _r = self.locks.read(&req.input.bucket, &req.input.key).await;
         self.fs.get_object(req).await
     }
     async fn head_bucket(
@@ -243,6 +252,7 @@ impl S3 for FsWithUploads {
         if self.is_directory(&req.input.bucket, &req.input.key) {
             return Err(s3_error!(NoSuchKey));
         }
+        let _r = self.locks.read(&req.input.bucket, &req.input.key).await;
         self.fs.head_object(req).await
     }
     async fn list_buckets(
@@ -288,6 +298,7 @@ impl S3 for FsWithUploads {
             ],
         );
         check_integrity(&mut i.body, claims).await?;
+        let _w = self.locks.write(&req.input.bucket, &req.input.key).await;
         self.fs.put_object(req).await
     }
     async fn create_multipart_upload(
@@ -344,7 +355,10 @@ impl S3 for FsWithUploads {
         if !self.is_open(&id) {
             return Err(s3_error!(NoSuchUpload));
         }
-        let resp = self.fs.complete_multipart_upload(req).await?;
+        let resp = {
+            let _w = self.locks.write(&req.input.bucket, &req.input.key).await;
+            self.fs.complete_multipart_upload(req).await?
+        };
         self.forget(&id);
         Ok(resp)
     }

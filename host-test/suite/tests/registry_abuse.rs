@@ -346,3 +346,77 @@ async fn requests_without_exactly_one_host_are_refused() {
         );
     }
 }
+
+/// Eight clients guessing passwords at once: bcrypt runs off the async
+/// workers, a client past its failed attempts is refused without one, and a
+/// logged-in client from the same address is served within a second.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn password_guessing_slows_only_the_guessers() {
+    let (d, _s) = s3_driver_suite::driver().await;
+    let hash = bcrypt::hash("right", 10).unwrap();
+    let options = Options {
+        htpasswd: Some(
+            s3_driver_registry::http::auth::Htpasswd::parse(&format!("u:{hash}"), "r").unwrap(),
+        ),
+        ..test_options()
+    };
+    let r = start_registry(d, options).await;
+    let good = OciClient::new(r.client.base()).with_basic("u", "right");
+    let first = good.get(Method::GET, "/v2/", &[]).await.unwrap();
+    assert_eq!(first.status, StatusCode::OK);
+    let base = r.client.base().to_owned();
+    let guessers: Vec<_> = (0..8)
+        .map(|i| {
+            let c = OciClient::new(&base).with_basic("u", &format!("guess{i}"));
+            tokio::spawn(async move {
+                for _ in 0..10 {
+                    let r = c.get(Method::GET, "/v2/", &[]).await.unwrap();
+                    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+                }
+            })
+        })
+        .collect();
+    for n in 0..10 {
+        let started = Instant::now();
+        let r = good.get(Method::GET, "/v2/", &[]).await.unwrap();
+        assert_eq!(r.status, StatusCode::OK);
+        let took = started.elapsed();
+        assert!(took < Duration::from_secs(1), "request {n} took {took:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    for g in guessers {
+        g.await.unwrap();
+    }
+}
+
+/// A storage failure reaches the client as its kind only: the driver's
+/// message names storage keys, which stay in the log.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn storage_failures_name_no_key() {
+    use s3_driver_host::{Fault, FaultRule};
+    let (d, _s) = s3_driver_suite::driver().await;
+    let r = start_registry(d.clone(), test_options()).await;
+    let digest = r.client.push_blob("keys/app", b"content").await.unwrap();
+    d.policy().inject(FaultRule::every(Fault::Status {
+        status: 403,
+        code: "AccessDenied".into(),
+    }));
+    for (m, path) in [
+        (Method::GET, format!("/v2/keys/app/blobs/{digest}")),
+        (Method::GET, "/v2/keys/app/tags/list".to_owned()),
+        (Method::POST, "/v2/keys/app/blobs/uploads/".to_owned()),
+    ] {
+        let reply = send(&r.client, m.clone(), &path, &[], b"").await;
+        let text = String::from_utf8_lossy(&reply.body);
+        assert_eq!(
+            reply.status,
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "{m} {path}: {text}"
+        );
+        assert!(
+            text.contains("storage failed (access-denied)"),
+            "{m} {path}: {text}"
+        );
+        assert!(!text.contains("docker/registry"), "{m} {path}: {text}");
+    }
+}

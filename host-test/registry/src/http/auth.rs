@@ -78,12 +78,14 @@ impl Htpasswd {
 
     /// [`Htpasswd::allows`] with bcrypt on tokio's blocking pool, at most
     /// [`BCRYPT_AT_ONCE`] at a time, so a flood of wrong passwords slows
-    /// only itself, not the async workers that serve everyone else.
-    pub async fn allows_async(&self, authorization: Option<&str>) -> bool {
+    /// only itself, not the async workers that serve everyone else. Without
+    /// `may_verify` only a credential verified before is let through.
+    pub async fn allows_async(&self, authorization: Option<&str>, may_verify: bool) -> bool {
         static SLOTS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(BCRYPT_AT_ONCE);
         match self.check(authorization) {
             Check::Known => true,
             Check::Refused => false,
+            Check::Verify(_) if !may_verify => false,
             Check::Verify(v) => {
                 let Ok(_slot) = SLOTS.acquire().await else {
                     return false;

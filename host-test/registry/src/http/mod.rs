@@ -283,11 +283,9 @@ impl Registry {
         };
         let given = call.header(header::AUTHORIZATION);
         let client = call.peer.ip();
-        let ok = if given.is_some() && self.failures.blocked(client) {
-            false
-        } else {
-            h.allows_async(given).await
-        };
+        // A credential verified before passes even from a blocked address
+        // (clients behind one proxy share it); a new one is not tried there.
+        let ok = h.allows_async(given, !self.failures.blocked(client)).await;
         if ok {
             return Ok(());
         }
