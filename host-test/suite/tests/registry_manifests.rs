@@ -569,11 +569,17 @@ async fn mounts_link_blobs_the_source_has_and_otherwise_start_a_session() {
         b"",
     )
     .await;
+    // Without `from`, as in Distribution: a session, the blob not linked.
     assert_eq!(
         anonymous.status,
-        StatusCode::CREATED,
-        "the registry holds it"
+        StatusCode::ACCEPTED,
+        "a mount without from is a session"
     );
+    let third = c
+        .get(Method::HEAD, &format!("/v2/third/blobs/{d}"), &[])
+        .await
+        .unwrap();
+    assert_eq!(third.status, StatusCode::NOT_FOUND);
     let wrong_source = send(
         c,
         Method::POST,
