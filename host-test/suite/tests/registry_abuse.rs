@@ -49,6 +49,18 @@ fn abuse_options(header_timeout: Duration, body_timeout: Duration) -> Options {
     }
 }
 
+/// The test options with `auth: htpasswd:` holding user `u` with `password`
+/// (bcrypt of `cost`).
+fn with_password(password: &str, cost: u32) -> Options {
+    let hash = bcrypt::hash(password, cost).unwrap();
+    Options {
+        htpasswd: Some(
+            s3_driver_registry::http::auth::Htpasswd::parse(&format!("u:{hash}"), "r").unwrap(),
+        ),
+        ..test_options()
+    }
+}
+
 /// Opens a connection and sends `head` (and nothing more).
 async fn raw(addr: SocketAddr, head: &str) -> TcpStream {
     let mut s = TcpStream::connect(addr).await.unwrap();
@@ -291,13 +303,7 @@ async fn two_hundred_concurrent_uploads_all_succeed() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unauthenticated_bodies_are_refused_before_they_are_read() {
     let (d, _s) = s3_driver_suite::driver().await;
-    let hash = bcrypt::hash("pw", 4).unwrap();
-    let options = Options {
-        htpasswd: Some(
-            s3_driver_registry::http::auth::Htpasswd::parse(&format!("u:{hash}"), "r").unwrap(),
-        ),
-        ..test_options()
-    };
+    let options = with_password("pw", 4);
     let r: Running = start_registry(d, options).await;
     for expect in [true, false] {
         let mut head = String::from(
@@ -353,13 +359,7 @@ async fn requests_without_exactly_one_host_are_refused() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn password_guessing_slows_only_the_guessers() {
     let (d, _s) = s3_driver_suite::driver().await;
-    let hash = bcrypt::hash("right", 10).unwrap();
-    let options = Options {
-        htpasswd: Some(
-            s3_driver_registry::http::auth::Htpasswd::parse(&format!("u:{hash}"), "r").unwrap(),
-        ),
-        ..test_options()
-    };
+    let options = with_password("right", 10);
     let r = start_registry(d, options).await;
     let good = OciClient::new(r.client.base()).with_basic("u", "right");
     let first = good.get(Method::GET, "/v2/", &[]).await.unwrap();
