@@ -15,7 +15,7 @@ use s3_driver_kit::oci::OciClient;
 use s3_driver_registry::{HttpLimits, Options};
 use s3_driver_suite::bytes;
 use s3_driver_suite::registry::{Running, hex_of, send, start_registry, test_options};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 /// Lets this process hold a few thousand sockets (both ends of each
@@ -418,5 +418,89 @@ async fn storage_failures_name_no_key() {
             "{m} {path}: {text}"
         );
         assert!(!text.contains("docker/registry"), "{m} {path}: {text}");
+    }
+}
+
+/// One reply read off a raw connection: its head (lowercased) and body;
+/// `None` when the connection closes first.
+async fn read_reply<R: AsyncRead + Unpin>(s: &mut R) -> Option<(String, Vec<u8>)> {
+    let mut got = Vec::new();
+    let mut buf = vec![0u8; 64 << 10];
+    let end = loop {
+        if let Some(i) = got.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i + 4;
+        }
+        let n = tokio::time::timeout(Duration::from_secs(10), s.read(&mut buf))
+            .await
+            .expect("a reply within 10 s")
+            .ok()?;
+        if n == 0 {
+            return None;
+        }
+        got.extend_from_slice(&buf[..n]);
+    };
+    let head = String::from_utf8_lossy(&got[..end]).to_ascii_lowercase();
+    let len: usize = head
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length:"))
+        .map_or(0, |v| v.trim().parse().unwrap());
+    let mut body = got[end..].to_vec();
+    while body.len() < len {
+        let n = s.read(&mut buf).await.ok()?;
+        if n == 0 {
+            return None;
+        }
+        body.extend_from_slice(&buf[..n]);
+    }
+    Some((head, body))
+}
+
+/// A request refused after part of its body was read either leaves its
+/// connection serving the next request or says `Connection: close`: a
+/// connection closed without a word loses a pooling client's next request
+/// (CI saw it: a PATCH at the wrong offset, then "connection closed before
+/// message completed").
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_body_never_closes_its_connection_unannounced() {
+    let (d, _s) = s3_driver_suite::driver().await;
+    let r = start_registry(d, test_options()).await;
+    let loc = r.client.start_upload("a/b").await.unwrap();
+    let chunk = 4usize << 20;
+    let wrong_offset = format!(
+        "PATCH {loc} HTTP/1.1\r\nHost: x\r\nContent-Range: 5-{}\r\nContent-Length: {chunk}\r\n\r\n",
+        5 + chunk - 1,
+    );
+    let manifest = (5usize << 20) + 1;
+    let too_large = format!(
+        "PUT /v2/a/b/manifests/t HTTP/1.1\r\nHost: x\r\n\
+         Content-Type: application/vnd.oci.image.manifest.v1+json\r\n\
+         Content-Length: {manifest}\r\n\r\n"
+    );
+    let cases = [
+        (wrong_offset, chunk, "http/1.1 416", true),
+        (too_large, manifest, "http/1.1 413", false),
+    ];
+    for (head, len, status, kept) in cases {
+        let (mut rd, mut wr) = TcpStream::connect(r.addr).await.unwrap().into_split();
+        let sending = tokio::spawn(async move {
+            wr.write_all(head.as_bytes()).await?;
+            wr.write_all(&vec![b' '; len]).await?;
+            Ok::<_, std::io::Error>(wr)
+        });
+        let (reply, _) = read_reply(&mut rd).await.expect("a reply");
+        assert!(reply.starts_with(status), "{reply}");
+        let announced = reply.contains("connection: close");
+        assert_eq!(!announced, kept, "{status}: {reply}");
+        if announced {
+            continue;
+        }
+        let mut wr = sending.await.unwrap().expect("the body was taken");
+        wr.write_all(b"GET /v2/ HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await
+            .unwrap();
+        let (next, _) = read_reply(&mut rd)
+            .await
+            .unwrap_or_else(|| panic!("after {status}: closed without `Connection: close`"));
+        assert!(next.starts_with("http/1.1 200"), "{next}");
     }
 }

@@ -3,6 +3,7 @@
 //! not a network frame.
 
 use std::io;
+use std::sync::Mutex;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -99,6 +100,69 @@ fn storage_io(e: CallError) -> io::Error {
     io::Error::other(format!("storage failed ({})", e.kind()))
 }
 
+/// Where a request body stands. A body left part read would make hyper
+/// close the connection after the reply without saying so, and a client
+/// that pooled the connection would lose its next request to the close; the
+/// slot knows, so the reply can say `Connection: close` or the rest can be
+/// drained.
+enum Slot {
+    /// Not read, or given back part read.
+    Unread(Body),
+    /// A handler holds it.
+    Lent,
+    /// Read to its end.
+    Finished,
+    /// It broke off or was abandoned: the connection cannot be reused.
+    Cut,
+}
+
+/// A request's body until a handler takes it; what a handler left unread is
+/// drained after the reply is decided.
+pub struct BodySlot(Mutex<Slot>);
+
+impl BodySlot {
+    /// A slot holding `body`.
+    pub fn new(body: Body) -> Self {
+        Self(Mutex::new(Slot::Unread(body)))
+    }
+
+    fn set(&self, to: Slot) -> Slot {
+        std::mem::replace(&mut *self.0.lock().expect("not poisoned"), to)
+    }
+
+    /// The body, lent to a handler that must settle it ([`Incoming`] and
+    /// [`collect`] do); empty if already taken.
+    fn lend(&self) -> Body {
+        match self.set(Slot::Lent) {
+            Slot::Unread(b) => b,
+            other => {
+                self.set(other);
+                empty()
+            }
+        }
+    }
+
+    /// Reads and drops what was left unread, up to `limit` bytes and with
+    /// `idle` allowed between frames; false when the connection cannot be
+    /// reused (some left unread, a body broken off or never settled).
+    pub async fn drain(&self, limit: usize, idle: Duration) -> bool {
+        let mut b = match self.set(Slot::Finished) {
+            Slot::Finished => return true,
+            Slot::Lent | Slot::Cut => return false,
+            Slot::Unread(b) => b,
+        };
+        let mut seen = 0usize;
+        while seen < limit {
+            match tokio::time::timeout(idle, b.frame()).await {
+                Ok(Some(Ok(f))) => seen += f.data_ref().map_or(0, |d| d.len()),
+                Ok(None) => return true,
+                _ => return false,
+            }
+        }
+        http_body::Body::is_end_stream(&b)
+    }
+}
+
 /// What [`into_writer`] moved.
 pub struct Pumped {
     /// Bytes written.
@@ -110,18 +174,21 @@ pub struct Pumped {
 /// A request body read a batch at a time, each frame within `idle` of the
 /// one before: a client that stops sending ends its body as broken instead
 /// of holding the request (and, once a writer is open, an instance).
-pub struct Incoming {
+pub struct Incoming<'a> {
+    slot: &'a BodySlot,
     body: Body,
     idle: Duration,
     done: bool,
     broken: Option<String>,
 }
 
-impl Incoming {
-    /// `body`, allowed `idle` between frames.
-    pub fn new(body: Body, idle: Duration) -> Self {
+impl<'a> Incoming<'a> {
+    /// The body in `slot`, allowed `idle` between frames; what is left
+    /// unread goes back to the slot when this is dropped.
+    pub fn new(slot: &'a BodySlot, idle: Duration) -> Self {
         Self {
-            body,
+            slot,
+            body: slot.lend(),
             idle,
             done: false,
             broken: None,
@@ -155,11 +222,22 @@ impl Incoming {
     }
 }
 
+impl Drop for Incoming<'_> {
+    fn drop(&mut self) {
+        let settled = match (self.done, self.broken.is_some()) {
+            (_, true) => Slot::Cut,
+            (true, false) => Slot::Finished,
+            (false, false) => Slot::Unread(std::mem::replace(&mut self.body, empty())),
+        };
+        self.slot.set(settled);
+    }
+}
+
 /// Writes `first` and then the rest of `body` into `writer`, feeding
 /// `state` with exactly the bytes the writer took. A driver failure is
 /// returned as the request's failure.
 pub async fn into_writer(
-    body: &mut Incoming,
+    body: &mut Incoming<'_>,
     first: Vec<u8>,
     writer: &mut Writer,
     mut state: Option<&mut Sha256State>,
@@ -194,9 +272,15 @@ async fn write_batch(
 }
 
 /// The whole request body, refused past `limit` bytes.
-pub async fn collect(body: Body, limit: usize, too_large: Failure) -> ApiResult<Vec<u8>> {
-    let limited = http_body_util::Limited::new(body, limit);
-    match limited.collect().await {
+pub async fn collect(body: &BodySlot, limit: usize, too_large: Failure) -> ApiResult<Vec<u8>> {
+    let limited = http_body_util::Limited::new(body.lend(), limit);
+    let read = limited.collect().await;
+    body.set(if read.is_ok() {
+        Slot::Finished
+    } else {
+        Slot::Cut
+    });
+    match read {
         Ok(c) => Ok(c.to_bytes().to_vec()),
         Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(ApiError::new(
             too_large,

@@ -99,7 +99,7 @@ impl Registry {
             })
             .collect::<ApiResult<Vec<Tag>>>()?;
         let content_type = call.header(header::CONTENT_TYPE).map(str::to_owned);
-        let bytes = collect(body.take(), MAX_MANIFEST_BYTES, Failure::ManifestTooLarge).await?;
+        let bytes = collect(body, MAX_MANIFEST_BYTES, Failure::ManifestTooLarge).await?;
         let m = manifest::parse(&bytes, content_type.as_deref())?;
         let d = match &parsed {
             Reference::Digest(want) => {

@@ -23,7 +23,7 @@ use crate::error::{ApiError, ApiResult, Failure};
 use crate::names::RepoName;
 use crate::store::Store;
 use auth::Htpasswd;
-use body::Body;
+use body::{Body, BodySlot};
 use route::Route;
 
 /// Sent on every reply, as Docker clients expect.
@@ -97,40 +97,6 @@ pub(crate) struct SessionGuard {
 impl Drop for SessionGuard {
     fn drop(&mut self) {
         self.busy.lock().expect("not poisoned").remove(&self.id);
-    }
-}
-
-/// A request's body until a handler takes it; what no handler took is
-/// drained after the reply is decided.
-pub(crate) struct BodySlot(Mutex<Option<Body>>);
-
-impl BodySlot {
-    /// The body (empty if already taken).
-    pub fn take(&self) -> Body {
-        self.0
-            .lock()
-            .expect("not poisoned")
-            .take()
-            .unwrap_or_else(body::empty)
-    }
-
-    /// Reads and drops what nobody took, up to `limit` bytes and with
-    /// `idle` allowed between frames; false when some was left unread.
-    async fn drain(&self, limit: usize, idle: Duration) -> bool {
-        use http_body_util::BodyExt as _;
-        let left = self.0.lock().expect("not poisoned").take();
-        let Some(mut b) = left else {
-            return true;
-        };
-        let mut seen = 0usize;
-        while seen < limit {
-            match tokio::time::timeout(idle, b.frame()).await {
-                Ok(Some(Ok(f))) => seen += f.data_ref().map_or(0, |d| d.len()),
-                Ok(None) => return true,
-                _ => return false,
-            }
-        }
-        http_body::Body::is_end_stream(&b)
     }
 }
 
@@ -226,7 +192,7 @@ impl Registry {
             query: route::query_pairs(parts.uri.query()),
             peer,
         };
-        let slot = BodySlot(Mutex::new(Some(body)));
+        let slot = BodySlot::new(body);
         let idle = self.options.limits.body_timeout;
         // Refused before its body is read: an unauthenticated client's body
         // is not waited for (no `100 Continue`), only a little of it is read

@@ -196,8 +196,8 @@ impl Registry {
     }
 
     /// The request body, read with the configured idle limit.
-    fn incoming(&self, body: &BodySlot) -> Incoming {
-        Incoming::new(body.take(), self.options.limits.body_timeout)
+    fn incoming<'a>(&self, body: &'a BodySlot) -> Incoming<'a> {
+        Incoming::new(body, self.options.limits.body_timeout)
     }
 
     /// The SHA-256 state at `offset`: in memory, else saved in the bucket,
