@@ -23,8 +23,9 @@ pub const LAYERS: &[&[&str]] = &[
     &["credentials", "client"],
     // Multipart calls, walks, then the writer built on them.
     &["multipart", "walk", "writer"],
-    // The storage-driver semantics.
-    &["driver"],
+    // The storage-driver semantics, and what a configuration needs of its
+    // host (it checks middleware names as `driver` does).
+    &["driver", "requirements"],
     // The edge: wit-bindgen glue and the platform (`lib`), wasi:http (`http`).
     &["lib", "http", "layers"],
 ];

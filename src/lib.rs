@@ -12,7 +12,8 @@
 //! 3. protocol: `sign`, `config`, `path`, `s3`, `cloudfront`, `reader`
 //! 4. `credentials`, then `client` (one bucket: sign, send, retry, read)
 //! 5. `multipart`, `walk`, then `writer`
-//! 6. `driver` (the storage-driver semantics)
+//! 6. `driver` (the storage-driver semantics), `requirements` (what a
+//!    configuration needs from its host)
 
 // Layer 1: base.
 pub mod classify;
@@ -42,6 +43,7 @@ pub mod walk;
 pub mod writer;
 // Layer 6.
 pub mod driver;
+pub mod requirements;
 // Edge.
 pub mod http;
 #[cfg(test)]
@@ -78,6 +80,7 @@ mod bindings {
 
 use bindings::exports::registry::storage::driver as wit_driver;
 use bindings::exports::registry::storage::maintenance as wit_maintenance;
+use bindings::exports::registry::storage::requirements as wit_requirements;
 use bindings::registry::storage::types as wit;
 
 struct Component;
@@ -120,6 +123,67 @@ impl wit_maintenance::Guest for Component {
         let d: &DriverResource = d.get();
         d.0.abort_upload(&path, &upload_id).map_err(to_wit)
     }
+}
+
+impl wit_requirements::Guest for Component {
+    fn resolve(
+        params: Vec<wit::Parameter>,
+        middleware: Vec<wit::Middleware>,
+        known: wit_requirements::Known,
+    ) -> Result<wit_requirements::Needs, wit::Error> {
+        let known = requirements::Known {
+            variables: known.variables,
+            files: known.files,
+        };
+        let n = requirements::needs(
+            &from_wit_params(params),
+            &from_wit_middleware(middleware),
+            &known,
+        )
+        .map_err(to_wit)?;
+        Ok(wit_requirements::Needs {
+            origins: n
+                .origins
+                .into_iter()
+                .map(|o| wit_requirements::Origin {
+                    scheme: o.scheme.into(),
+                    host: o.host,
+                    port: o.port,
+                    reason: o.reason.into(),
+                })
+                .collect(),
+            variables: n
+                .variables
+                .into_iter()
+                .map(|(name, reason)| wit_requirements::Variable {
+                    name: name.into(),
+                    reason: reason.into(),
+                })
+                .collect(),
+            files: n
+                .files
+                .into_iter()
+                .map(|f| wit_requirements::File {
+                    path: f.path,
+                    consulted: f.consulted,
+                    reason: f.reason.into(),
+                })
+                .collect(),
+            insecure_tls: n.insecure_tls,
+        })
+    }
+}
+
+fn from_wit_params(ps: Vec<wit::Parameter>) -> Vec<(String, Value)> {
+    ps.into_iter()
+        .map(|p| (p.key, from_wit_value(p.value)))
+        .collect()
+}
+
+fn from_wit_middleware(ms: Vec<wit::Middleware>) -> Vec<(String, Vec<(String, Value)>)> {
+    ms.into_iter()
+        .map(|m| (m.name, from_wit_params(m.options)))
+        .collect()
 }
 
 fn to_wit_time(t: UtcDateTime) -> wit::Timestamp {
@@ -281,18 +345,9 @@ impl wit_driver::GuestDriver for DriverResource {
         params: Vec<wit::Parameter>,
         middleware: Vec<wit::Middleware>,
     ) -> Result<wit_driver::Driver, wit::Error> {
-        let convert = |ps: Vec<wit::Parameter>| -> Vec<(String, Value)> {
-            ps.into_iter()
-                .map(|p| (p.key, from_wit_value(p.value)))
-                .collect()
-        };
-        let middleware: Vec<(String, Vec<(String, Value)>)> = middleware
-            .into_iter()
-            .map(|m| (m.name, convert(m.options)))
-            .collect();
         let d = S3Driver::open_with_middleware(
-            &convert(params),
-            &middleware,
+            &from_wit_params(params),
+            &from_wit_middleware(middleware),
             WasiHttp::default(),
             Rc::new(WasiPlatform),
         )

@@ -17,6 +17,6 @@ fn main() {
     println!("cargo:rerun-if-env-changed=S3_DRIVER_BUILD_LABEL");
     let label = std::env::var("S3_DRIVER_BUILD_LABEL").ok();
     let out = root.join("target/guest/s3_storage_driver.wasm");
-    build_component::build(&root, label.as_deref(), &out);
+    build_component::build(&root, label.as_deref(), &[], &out);
     println!("cargo:rustc-env=S3_DRIVER_COMPONENT={}", out.display());
 }

@@ -24,9 +24,10 @@ pub fn rerun_on_component_changes(root: &Path) {
     }
 }
 
-/// Builds the component with `label` in its version (`0.5.0+label`) and
-/// copies it to `out`.
-pub fn build(root: &Path, label: Option<&str>, out: &Path) {
+/// Builds the component with `label` in its version (`0.6.0+label`) and
+/// the build-time settings `settings` (`S3_DRIVER_IP_RANGES_URL`; others
+/// unset), and copies it to `out`.
+pub fn build(root: &Path, label: Option<&str>, settings: &[(&str, &str)], out: &Path) {
     let target_dir = root.join("target").join("guest");
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = Command::new(cargo);
@@ -64,6 +65,10 @@ pub fn build(root: &Path, label: Option<&str>, out: &Path) {
         Some(l) => cmd.env("S3_DRIVER_BUILD_LABEL", l),
         None => cmd.env_remove("S3_DRIVER_BUILD_LABEL"),
     };
+    cmd.env_remove("S3_DRIVER_IP_RANGES_URL");
+    for (k, v) in settings {
+        cmd.env(k, v);
+    }
     let status = cmd.status().expect("failed to run cargo for the component");
     if !status.success() {
         panic!(

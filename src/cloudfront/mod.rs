@@ -17,8 +17,13 @@ use crate::url::split_url;
 pub use ip_ranges::{IpRanges, client_ip};
 pub use signing::{canned_policy, url_b64};
 
-/// Where AWS publishes its address ranges.
-pub const DEFAULT_IP_RANGES_URL: &str = "https://ip-ranges.amazonaws.com/ip-ranges.json";
+/// Where AWS publishes its address ranges. A build for a site that mirrors
+/// them can bake its mirror in (`S3_DRIVER_IP_RANGES_URL` at build time);
+/// the host learns the origin from the component (`requirements`).
+pub const DEFAULT_IP_RANGES_URL: &str = match option_env!("S3_DRIVER_IP_RANGES_URL") {
+    Some(url) => url,
+    None => "https://ip-ranges.amazonaws.com/ip-ranges.json",
+};
 /// Default validity of a signed URL (20 minutes).
 pub const DEFAULT_DURATION_SECS: u64 = 20 * 60;
 /// Default refresh period of the IP ranges (12 hours).
@@ -237,11 +242,59 @@ fn hash(p: &Params<'_>) -> Result<HashAlgorithm> {
     }
 }
 
-/// Checks that `pem` is an RSA private key CloudFront can sign with, with
-/// the same refusal as a bad inline `privatekey` (hosts that read the key
-/// file themselves use it before handing the key over).
-pub fn check_private_key(pem: &str) -> Result<()> {
-    signing::decode_key(pem).map(drop)
+/// Every option but the key, validated.
+struct Unkeyed {
+    base_url: String,
+    key_pair_id: String,
+    duration_secs: u64,
+    filter: IpFilter,
+    update_frequency_secs: u64,
+    ip_ranges_url: String,
+    hash: HashAlgorithm,
+}
+
+impl Unkeyed {
+    fn from_params(p: &Params<'_>, warnings: &mut Vec<String>) -> Result<Self> {
+        let base_url = base_url(p)?;
+        required(p, "privatekey")?;
+        let key_pair_id = required(p, "keypairid")?;
+        let duration_secs = match p.get("duration") {
+            Some(v) => duration(v, "duration", warnings)?,
+            None => None,
+        }
+        .unwrap_or(DEFAULT_DURATION_SECS);
+        Ok(Self {
+            base_url,
+            key_pair_id,
+            duration_secs,
+            filter: filter(p)?,
+            update_frequency_secs: update_frequency(p, warnings)?,
+            ip_ranges_url: ip_ranges_url(p)?,
+            hash: hash(p)?,
+        })
+    }
+}
+
+/// What a `cloudfront` entry needs from its host, every option but the key
+/// itself checked: the key file it reads (when `privatekey` is a path, not
+/// a PEM) and the IP-ranges URL it fetches (when a filter is on).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CloudFrontNeeds {
+    /// The `privatekey` file.
+    pub key_file: Option<String>,
+    /// The `iprangesurl` (or its default).
+    pub ip_ranges_url: Option<String>,
+}
+
+/// [`CloudFrontNeeds`] of an entry's options.
+pub fn needs(items: &[(String, Value)]) -> Result<CloudFrontNeeds> {
+    let p = Params::new(items);
+    let u = Unkeyed::from_params(&p, &mut Vec::new())?;
+    let key = required(&p, "privatekey")?;
+    Ok(CloudFrontNeeds {
+        key_file: (!key.contains("-----BEGIN")).then_some(key),
+        ip_ranges_url: (u.filter != IpFilter::None).then_some(u.ip_ranges_url),
+    })
 }
 
 impl CloudFrontOptions {
@@ -258,29 +311,18 @@ impl CloudFrontOptions {
                 warnings.push(format!("cloudfront: unknown option {k:?} ignored"));
             }
         }
-        let base_url = base_url(&p)?;
-        required(&p, "privatekey")?;
-        let key_pair_id = required(&p, "keypairid")?;
-        let duration_secs = match p.get("duration") {
-            Some(v) => duration(v, "duration", warnings)?,
-            None => None,
-        }
-        .unwrap_or(DEFAULT_DURATION_SECS);
-        let filter = filter(&p)?;
-        let update_frequency_secs = update_frequency(&p, warnings)?;
-        let ip_ranges_url = ip_ranges_url(&p)?;
-        let hash = hash(&p)?;
+        let u = Unkeyed::from_params(&p, warnings)?;
         // The key file is touched only once every other option is valid.
         let key = private_key(&p, read_file)?;
         Ok(Self {
-            base_url,
+            base_url: u.base_url,
             key,
-            key_pair_id,
-            duration_secs,
-            filter,
-            update_frequency_secs,
-            ip_ranges_url,
-            hash,
+            key_pair_id: u.key_pair_id,
+            duration_secs: u.duration_secs,
+            filter: u.filter,
+            update_frequency_secs: u.update_frequency_secs,
+            ip_ranges_url: u.ip_ranges_url,
+            hash: u.hash,
         })
     }
 }

@@ -284,6 +284,33 @@ impl Source {
 mod tests {
     use super::*;
 
+    /// A variable the chain reads but does not list would be withheld by
+    /// hosts that grant only what the component asks for.
+    #[test]
+    fn every_variable_read_is_listed() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        for file in [
+            "src/credentials/mod.rs",
+            "src/credentials/profile.rs",
+            "src/credentials/chain.rs",
+            "src/credentials/fetch.rs",
+            "src/client.rs",
+        ] {
+            let text = std::fs::read_to_string(dir.join(file)).unwrap();
+            for (i, _) in text.match_indices("(\"") {
+                let name: String = text[i + 2..]
+                    .chars()
+                    .take_while(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || *c == '_')
+                    .collect();
+                let quoted = text[i + 2 + name.len()..].starts_with('"');
+                let variable = name.len() > 4 && name.starts_with("AWS_") || name == "HOME";
+                if quoted && variable {
+                    assert!(VARIABLES.contains(&name.as_str()), "{file} reads {name}");
+                }
+            }
+        }
+    }
+
     fn env<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
         move |k| {
             pairs

@@ -9,13 +9,14 @@
 
 use std::path::PathBuf;
 
-use s3_driver_host::config_file::{self, core_params};
+use s3_driver_host::config_file;
 use s3_driver_host::runtime::ComponentCache;
 use s3_driver_host::{
     Allowlist, BUILT_COMPONENT, CallError, ConfigValue, Driver, DriverError, Grants, Middleware,
     OutgoingPolicy, PoolOptions, Runtime, TlsOptions,
 };
 use s3_driver_kit::EmbeddedS3;
+use s3_driver_kit::core_params;
 use s3_storage_driver::cloudfront::CloudFrontOptions;
 use s3_storage_driver::config::keys::Scope;
 use s3_storage_driver::config::{Config, Key, Params, Value};
@@ -193,8 +194,7 @@ pub async fn open_configured(cli: &Cli, t: &Configured) -> Result<Driver, Failur
 
 /// [`open_configured`] on a given runtime (one that `serve --watch` swaps).
 pub async fn open_on(cli: &Cli, t: &Configured, runtime: &Runtime) -> Result<Driver, Failure> {
-    let allow = Allowlist::for_config(&t.params, &t.middleware)
-        .with_credential_endpoints(&t.params, &t.env);
+    let allow = Allowlist::any();
     let tls = TlsOptions {
         skip_verify: false,
         extra_roots_pem: match &cli.ca_file {
@@ -210,8 +210,7 @@ pub async fn open_on(cli: &Cli, t: &Configured, runtime: &Runtime) -> Result<Dri
         ..PoolOptions::default()
     };
     let policy = OutgoingPolicy::with_options(allow, tls, pool)
-        .map_err(|e| Failure::Usage(format!("TLS settings: {e:#}")))?
-        .with_tls_from_params(&t.params);
+        .map_err(|e| Failure::Usage(format!("TLS settings: {e:#}")))?;
     let grants = Grants {
         env: t.env.clone(),
         ..Grants::default()

@@ -1,33 +1,14 @@
 //! Reading a Docker Distribution `config.yml`: the `storage: s3:` block becomes
 //! driver parameters with YAML's types kept (the driver applies the
-//! reference's rules to them). Also the conversion to the component core's
-//! values, for the host's own reading of a configuration (egress, TLS).
+//! reference's rules to them). The host reads no key: what a configuration
+//! means is the component's to say.
 
 use std::path::Path;
 
 use anyhow::{Context as _, bail};
-use s3_storage_driver::config::Value as CoreValue;
 use serde_yaml::Value;
 
 use crate::{ConfigValue, Middleware, Parameter};
-
-/// WIT config values as the component's core takes them, so the host reads
-/// a configuration with exactly the component's rules.
-pub fn core_params(params: &[(String, ConfigValue)]) -> Vec<(String, CoreValue)> {
-    params
-        .iter()
-        .map(|(k, v)| {
-            let v = match v {
-                ConfigValue::Text(s) => CoreValue::Text(s.clone()),
-                ConfigValue::Boolean(b) => CoreValue::Bool(*b),
-                ConfigValue::Integer(i) => CoreValue::Int(*i),
-                ConfigValue::Float(f) => CoreValue::Float(*f),
-                ConfigValue::TextList(l) => CoreValue::List(l.clone()),
-            };
-            (k.clone(), v)
-        })
-        .collect()
-}
 
 /// A YAML mapping as driver parameters, YAML's types kept.
 fn params_of(map: &serde_yaml::Mapping, what: &str) -> anyhow::Result<Vec<(String, ConfigValue)>> {

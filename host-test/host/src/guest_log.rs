@@ -2,8 +2,8 @@
 //! `tracing` under the target `s3_driver::guest` with the driver's name, and
 //! counted per level for the driver's metrics.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use crate::bindings::registry::storage::host::{self, LogLevel};
 
@@ -11,6 +11,8 @@ use crate::bindings::registry::storage::host::{self, LogLevel};
 #[derive(Debug, Clone, Default)]
 pub struct GuestLog {
     counts: Arc<[AtomicU64; 2]>,
+    /// The driver's name (its `name()`), once it has opened.
+    driver: Arc<OnceLock<String>>,
 }
 
 /// Lines a driver's instances logged, by level.
@@ -25,7 +27,7 @@ pub struct LogCounts {
 impl GuestLog {
     /// Routes one line and counts it.
     pub fn line(&self, level: LogLevel, message: &str) {
-        let driver = s3_storage_driver::error::NAME;
+        let driver = self.driver.get().map_or("", String::as_str);
         match level {
             LogLevel::Warn => {
                 tracing::warn!(target: "s3_driver::guest", driver, "{message}");
@@ -36,6 +38,12 @@ impl GuestLog {
                 self.counts[1].fetch_add(1, Ordering::Relaxed);
             }
         }
+    }
+
+    /// Names the driver in every line from now on (the first name given
+    /// stays).
+    pub(crate) fn name_driver(&self, name: String) {
+        let _ = self.driver.set(name);
     }
 
     /// The lines so far.

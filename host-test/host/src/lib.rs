@@ -22,8 +22,9 @@
 //! )?;
 //! let server = EmbeddedS3::start_temp().await?; // or your `storage: s3:` parameters
 //! let params = server.params();
-//! // Egress: exactly the endpoint these parameters name.
-//! let policy = OutgoingPolicy::new(Allowlist::for_params(&params));
+//! // Egress: the component names what these parameters need (here the
+//! // endpoint); this cap refuses anything but loopback.
+//! let policy = OutgoingPolicy::new(Allowlist::new().allow_host("127.0.0.1"));
 //! let driver = Driver::open_with_limits(
 //!     &runtime, &params, &[], policy, &Default::default(), Limits::default(),
 //! ).await?;
@@ -62,8 +63,8 @@ pub use bindings::{
     ConfigValue, DriverError, FileInfo, Middleware, Parameter, RedirectRequest, Upload,
 };
 pub use driver::{
-    AsyncReader, AsyncWriter, CallError, CallResult, Driver, PurgeAction, Purged, Reader,
-    WalkControl, Walker, Writer,
+    AsyncReader, AsyncWriter, CallError, CallResult, Driver, Origin, PurgeAction, Purged, Reader,
+    Requirements, WalkControl, Walker, Writer,
 };
 pub use guest_log::{GuestLog, LogCounts};
 pub use metrics::Snapshot;

@@ -18,8 +18,8 @@ use s3_storage_driver::sign::v4::Signer;
 use s3_storage_driver::time::UtcDateTime;
 use s3_storage_driver::transport::Request;
 
+use crate::core_params;
 use s3_driver_host::ConfigValue;
-use s3_driver_host::config_file::core_params;
 
 /// A reply: status, headers, body.
 pub struct RawReply {

@@ -18,7 +18,7 @@ use s3_driver_host::{
 use s3_driver_kit::EmbeddedS3;
 
 /// The same source as the bundled component, built with the version label
-/// `b` (`0.5.0+b`): what hot-swap tests alternate with.
+/// `b` (`0.6.0+b`): what hot-swap tests alternate with.
 pub const BUILT_COMPONENT_B: &str = env!("S3_DRIVER_COMPONENT_B");
 
 /// The component, compiled once per test binary.
@@ -30,11 +30,31 @@ pub async fn driver_with(extra: &[(&str, ConfigValue)]) -> (Driver, EmbeddedS3) 
     let server = EmbeddedS3::start_temp().await.expect("embedded server");
     let mut params = server.params();
     params.extend(extra.iter().map(|(k, v)| ((*k).to_owned(), v.clone())));
-    let policy = OutgoingPolicy::new(Allowlist::for_params(&params));
+    let policy = OutgoingPolicy::new(loopback());
     let driver = Driver::open(&RUNTIME, &params, policy, &[])
         .await
         .expect("driver opens");
     (driver, server)
+}
+
+/// The cap every suite driver runs under: loopback only, so a component
+/// that names a link-local, private or public origin is refused at open
+/// and nothing leaves this machine.
+pub fn loopback() -> Allowlist {
+    Allowlist::new()
+        .allow_host("127.0.0.1")
+        .allow_host("[::1]")
+        .allow_host("localhost")
+}
+
+/// A policy whose driver may be granted anything and sends nothing: every
+/// request fails as refused (opening a driver needs no request).
+pub fn sends_nothing() -> OutgoingPolicy {
+    let p = OutgoingPolicy::new(Allowlist::any());
+    p.inject(s3_driver_host::FaultRule::every(
+        s3_driver_host::Fault::Refuse,
+    ));
+    p
 }
 
 /// A driver on a fresh embedded server.
@@ -44,14 +64,12 @@ pub async fn driver() -> (Driver, EmbeddedS3) {
 
 /// A driver on `params`, allowed to reach what they name.
 pub async fn open_params(params: &[(String, ConfigValue)]) -> Driver {
-    Driver::open(
-        &RUNTIME,
-        params,
-        OutgoingPolicy::new(Allowlist::for_params(params)),
-        &[],
-    )
-    .await
-    .expect("driver opens")
+    try_open_params(params).await.expect("driver opens")
+}
+
+/// [`open_params`], failures returned.
+pub async fn try_open_params(params: &[(String, ConfigValue)]) -> Result<Driver, CallError> {
+    Driver::open(&RUNTIME, params, OutgoingPolicy::new(loopback()), &[]).await
 }
 
 /// A driver on `params` with per-instance `limits`, allowed to reach what
@@ -61,7 +79,7 @@ pub async fn open_limited(params: &[(String, ConfigValue)], limits: Limits) -> D
         &RUNTIME,
         params,
         &[],
-        OutgoingPolicy::new(Allowlist::for_params(params)),
+        OutgoingPolicy::new(loopback()),
         &Grants::default(),
         limits,
     )

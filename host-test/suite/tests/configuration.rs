@@ -6,8 +6,7 @@ use s3_driver_suite as common;
 
 use common::*;
 use s3_driver_host::{
-    Allowlist, CallError, ConfigValue, Driver, DriverError, Middleware, OutgoingPolicy, Parameter,
-    RedirectRequest,
+    CallError, ConfigValue, Driver, DriverError, Middleware, Parameter, RedirectRequest,
 };
 use s3_storage_driver::config::{KEYS, Key, KeySpec, Rule};
 
@@ -189,14 +188,7 @@ async fn malformed_configurations_are_invalid_config_naming_the_parameter() {
         let mut params = base();
         params.retain(|(k, _)| k != key);
         params.push((key.into(), value.clone()));
-        match Driver::open(
-            &RUNTIME,
-            &params,
-            OutgoingPolicy::new(Allowlist::new()),
-            &[],
-        )
-        .await
-        {
+        match Driver::open(&RUNTIME, &params, s3_driver_suite::sends_nothing(), &[]).await {
             Err(CallError::Driver(DriverError::InvalidConfig(m))) => {
                 assert!(m.contains(want), "{key}={value:?}: {m:?} lacks {want:?}");
                 assert!(m.contains(key), "{key}: the message {m:?} does not name it");
@@ -209,14 +201,9 @@ async fn malformed_configurations_are_invalid_config_naming_the_parameter() {
         }
     }
     // The same driver opens once the bad value is gone; no request was needed.
-    Driver::open(
-        &RUNTIME,
-        &base(),
-        OutgoingPolicy::new(Allowlist::new()),
-        &[],
-    )
-    .await
-    .unwrap();
+    Driver::open(&RUNTIME, &base(), s3_driver_suite::sends_nothing(), &[])
+        .await
+        .unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -287,7 +274,7 @@ async fn every_parameter_and_option_refuses_a_bad_value_by_name() {
             &RUNTIME,
             &params,
             &middleware,
-            OutgoingPolicy::new(Allowlist::new()),
+            s3_driver_suite::sends_nothing(),
             &Default::default(),
         )
         .await

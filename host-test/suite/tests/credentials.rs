@@ -8,9 +8,7 @@ use s3_driver_suite as common;
 use std::sync::{Arc, Mutex};
 
 use common::*;
-use s3_driver_host::{
-    Allowlist, CallError, ConfigValue, Driver, DriverError, Grants, OutgoingPolicy,
-};
+use s3_driver_host::{CallError, ConfigValue, Driver, DriverError, Grants, OutgoingPolicy};
 use s3_driver_kit::EmbeddedS3;
 use s3_storage_driver::time::UtcDateTime;
 
@@ -54,7 +52,7 @@ async fn open_env(
     params: &[(String, ConfigValue)],
     env: &[(String, String)],
 ) -> Result<Driver, CallError> {
-    let allow = Allowlist::for_params(params).with_credential_endpoints(params, env);
+    let allow = s3_driver_suite::loopback();
     let grants = Grants {
         env: env.to_vec(),
         ..Grants::default()
@@ -144,16 +142,16 @@ async fn keys_from_the_granted_environment() {
     d.put_content("/env", b"from env").await.unwrap();
     assert_eq!(d.get_content("/env").await.unwrap(), b"from env");
     d.delete("/env").await.unwrap();
-    // Without keys anywhere the chain falls to IMDS, which this host does not
-    // allow: a clean network error, and nothing sent anywhere.
-    let d = open_params(&params).await;
-    match d.get_content("/env").await {
-        Err(CallError::Driver(DriverError::Network(m))) => {
-            assert_eq!(m, "request denied by the host's egress policy")
-        }
-        other => panic!("expected a denied request, got {other:?}"),
+    // Without keys anywhere the chain falls to IMDS, a link-local origin
+    // the suite's cap refuses: the driver does not open, and the refusal
+    // names the origin and why the component wanted it. Nothing is sent.
+    match s3_driver_suite::try_open_params(&params).await {
+        Err(CallError::Driver(DriverError::InvalidConfig(m))) => assert_eq!(
+            m,
+            "the host's egress policy refuses http://169.254.169.254:80 (the AWS credential source)"
+        ),
+        other => panic!("expected a refused origin, got {:?}", other.map(|_| ())),
     }
-    assert_eq!(d.http_stats().denied, 1);
 }
 
 fn sts_reply(ak: &str, sk: &str, expiration: &str) -> String {
@@ -574,8 +572,7 @@ async fn sixteen_instances_fetch_credentials_and_ip_ranges_once_per_refresh() {
         &format!("{endpoint}/v1/credentials"),
     )]);
     let params = keyless(&server);
-    let allow =
-        Allowlist::for_config(&params, &middleware).with_credential_endpoints(&params, &vars);
+    let allow = s3_driver_suite::loopback();
     let grants = Grants {
         env: vars.clone(),
         ..Grants::default()

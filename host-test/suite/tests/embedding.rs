@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use futures::StreamExt as _;
 use s3_driver_host::BUILT_COMPONENT;
 use s3_driver_host::{
-    Allowlist, ComponentCache, Driver, Fault, FaultRule, OutgoingPolicy, Runtime, WalkControl,
+    ComponentCache, Driver, Fault, FaultRule, OutgoingPolicy, Runtime, WalkControl,
 };
 use s3_driver_kit::EmbeddedS3;
 use s3_driver_suite::BUILT_COMPONENT_B;
@@ -29,7 +29,7 @@ fn bytes_of(path: &str) -> Vec<u8> {
 
 async fn open(runtime: &Runtime, server: &EmbeddedS3) -> Driver {
     let params = server.params();
-    let policy = OutgoingPolicy::new(Allowlist::for_params(&params));
+    let policy = OutgoingPolicy::new(s3_driver_suite::loopback());
     Driver::open(runtime, &params, policy, &[]).await.unwrap()
 }
 
@@ -185,7 +185,7 @@ async fn sixty_four_clients_survive_twenty_swaps() {
     assert!(failures.is_empty(), "failed calls: {failures:#?}");
     assert_eq!(
         versions,
-        BTreeSet::from(["0.5.0".to_owned(), "0.5.0+b".to_owned()]),
+        BTreeSet::from(["0.6.0".to_owned(), "0.6.0+b".to_owned()]),
         "both builds served calls"
     );
     assert_eq!(reports.last().unwrap().generation, 22);
@@ -196,7 +196,7 @@ async fn sixty_four_clients_survive_twenty_swaps() {
     // the next call does.
     driver.stat("/load/c0/k0").await.unwrap();
     assert!(first.upgrade().is_none(), "a swapped-out version is freed");
-    assert_eq!(driver.component_version().await.unwrap(), "0.5.0");
+    assert_eq!(driver.component_version().await.unwrap(), "0.6.0");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -208,7 +208,7 @@ async fn a_writer_closed_on_the_old_version_resumes_on_the_new_one() {
     let d = Driver::open(
         &runtime,
         &params,
-        OutgoingPolicy::new(Allowlist::for_params(&params)),
+        OutgoingPolicy::new(s3_driver_suite::loopback()),
         &[],
     )
     .await
@@ -216,15 +216,15 @@ async fn a_writer_closed_on_the_old_version_resumes_on_the_new_one() {
     let first = content(1, 1, 6 << 20);
     let second = content(2, 2, 3 << 20);
     let mut w = d.writer("/resume/blob", false).await.unwrap();
-    assert_eq!(w.component_version().as_deref(), Some("0.5.0"));
+    assert_eq!(w.component_version().as_deref(), Some("0.6.0"));
     w.write(&first).await.unwrap();
     w.close().await.unwrap();
     drop(w);
 
     let report = runtime.swap(&bytes_of(BUILT_COMPONENT_B)).unwrap();
-    assert_eq!(report.version, "0.5.0+b");
+    assert_eq!(report.version, "0.6.0+b");
     let mut w = d.writer("/resume/blob", true).await.unwrap();
-    assert_eq!(w.component_version().as_deref(), Some("0.5.0+b"));
+    assert_eq!(w.component_version().as_deref(), Some("0.6.0+b"));
     assert_eq!(w.size().await.unwrap(), first.len() as u64);
     w.write(&second).await.unwrap();
     w.commit().await.unwrap();
@@ -244,7 +244,7 @@ async fn an_incompatible_component_is_refused_and_the_old_one_keeps_serving() {
     let empty = [0x00, 0x61, 0x73, 0x6d, 0x0d, 0x00, 0x01, 0x00];
     let e = runtime.swap(&empty).unwrap_err();
     assert!(
-        format!("{e:#}").contains("does not export registry:storage/driver@0.5.0"),
+        format!("{e:#}").contains("does not export registry:storage/driver@0.6.0"),
         "{e:#}"
     );
     // A core module is not a component; garbage is neither.
@@ -285,15 +285,15 @@ async fn a_watched_file_is_deployed_and_a_bad_one_ignored() {
     let outcomes = tokio::time::timeout(Duration::from_secs(60), watcher.wait_for(1))
         .await
         .unwrap();
-    assert_eq!(outcomes[0].as_ref().unwrap().version, "0.5.0+b");
-    assert_eq!(d.component_version().await.unwrap(), "0.5.0+b");
+    assert_eq!(outcomes[0].as_ref().unwrap().version, "0.6.0+b");
+    assert_eq!(d.component_version().await.unwrap(), "0.6.0+b");
 
     deploy(b"a truncated upload");
     let outcomes = tokio::time::timeout(Duration::from_secs(60), watcher.wait_for(2))
         .await
         .unwrap();
     assert!(outcomes[1].is_err());
-    assert_eq!(d.component_version().await.unwrap(), "0.5.0+b");
+    assert_eq!(d.component_version().await.unwrap(), "0.6.0+b");
 }
 
 #[tokio::test(flavor = "multi_thread")]

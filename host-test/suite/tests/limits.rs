@@ -14,8 +14,7 @@ use std::time::Duration;
 
 use s3_driver_host::BUILT_COMPONENT;
 use s3_driver_host::{
-    Allowlist, CallError, Driver, DriverError, Fault, FaultRule, Grants, Limits, OutgoingPolicy,
-    Runtime,
+    CallError, Driver, DriverError, Fault, FaultRule, Grants, Limits, OutgoingPolicy, Runtime,
 };
 use s3_driver_kit::EmbeddedS3;
 use s3_driver_suite::bytes;
@@ -34,7 +33,7 @@ async fn open(server: &EmbeddedS3, limits: Limits) -> Driver {
         &runtime,
         &params,
         &[],
-        OutgoingPolicy::new(Allowlist::for_params(&params)),
+        OutgoingPolicy::new(s3_driver_suite::loopback()),
         &Grants::default(),
         limits,
     )

@@ -15,7 +15,7 @@ use bytes::Bytes;
 use common::registry::{Running, start_registry, test_options};
 use common::*;
 use http::{Method, StatusCode};
-use s3_driver_host::{Allowlist, ConfigValue, Driver, Middleware, OutgoingPolicy, Parameter};
+use s3_driver_host::{ConfigValue, Driver, Middleware, OutgoingPolicy, Parameter};
 use s3_driver_kit::EmbeddedS3;
 use s3_driver_kit::oci::OciClient;
 use s3_driver_kit::oci::client::full;
@@ -344,7 +344,7 @@ async fn the_registry_serves_from_an_s3_endpoint_over_tls_with_redirects_followe
         .unwrap();
     let params = server.params();
     let policy = OutgoingPolicy::with_tls(
-        Allowlist::for_params(&params),
+        s3_driver_suite::loopback(),
         s3_driver_host::TlsOptions {
             skip_verify: false,
             extra_roots_pem: Some(fixture("ca.pem")),
@@ -461,10 +461,7 @@ async fn cloudfront_redirects_are_signed_and_followed() {
         })
         .collect(),
     };
-    let policy = OutgoingPolicy::new(Allowlist::for_config(
-        &params,
-        std::slice::from_ref(&cloudfront),
-    ));
+    let policy = OutgoingPolicy::new(s3_driver_suite::loopback());
     let d = Driver::open_with(
         &RUNTIME,
         &params,

@@ -10,8 +10,8 @@ use s3_driver_suite as common;
 
 use common::{RUNTIME, text};
 use s3_driver_host::{
-    Allowlist, CallError, ConfigValue, Driver, Fault, FaultRule, Grants, Middleware,
-    OutgoingPolicy, Parameter, RedirectRequest,
+    CallError, ConfigValue, Driver, Fault, FaultRule, Grants, Middleware, OutgoingPolicy,
+    Parameter, RedirectRequest,
 };
 use s3_driver_kit::EmbeddedS3;
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
@@ -128,7 +128,7 @@ async fn wrong_secrets(server: &EmbeddedS3, grants: &Grants, seen: &mut Vec<Stri
         if with_token {
             wrong.push(("sessiontoken".into(), text(TOKEN)));
         }
-        let policy = OutgoingPolicy::new(Allowlist::for_params(&wrong));
+        let policy = OutgoingPolicy::new(s3_driver_suite::loopback());
         let bad = Driver::open_with(&RUNTIME, &wrong, &[], policy, grants)
             .await
             .unwrap();
@@ -184,7 +184,7 @@ async fn refused_configurations(
         ),
     ];
     for (p, m) in bad_configs {
-        let policy = OutgoingPolicy::new(Allowlist::for_params(&p));
+        let policy = OutgoingPolicy::new(s3_driver_suite::loopback());
         match Driver::open_with(&RUNTIME, &p, &m, policy, grants).await {
             Err(e) => note(seen, &e),
             Ok(_) => panic!("a bad configuration opened: {m:?}"),
@@ -212,7 +212,7 @@ async fn no_output_carries_a_secret() {
     params.push(("sessiontoken".into(), text(TOKEN)));
     // A line per request: every one is scanned too.
     params.push(("loglevel".into(), text("debug")));
-    let policy = OutgoingPolicy::new(Allowlist::for_params(&params));
+    let policy = OutgoingPolicy::new(s3_driver_suite::loopback());
     let key = private_key();
     // A CloudFront filter whose ranges cannot be fetched: a warning on open
     // and a line on the guest's stderr at each refresh.

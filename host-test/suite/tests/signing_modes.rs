@@ -13,8 +13,8 @@ use s3_driver_suite as common;
 
 use common::*;
 use s3_driver_host::{
-    Allowlist, CallError, ConfigValue, Driver, DriverError, Fault, FaultRule, OutgoingPolicy,
-    RedirectRequest, TlsOptions,
+    CallError, ConfigValue, Driver, DriverError, Fault, FaultRule, OutgoingPolicy, RedirectRequest,
+    TlsOptions,
 };
 use s3_driver_kit::EmbeddedS3;
 use s3_driver_kit::raw::RawS3;
@@ -32,7 +32,7 @@ async fn open(params: &[(String, ConfigValue)]) -> Driver {
         skip_verify: false,
         extra_roots_pem: Some(ca()),
     };
-    let policy = OutgoingPolicy::with_tls(Allowlist::for_params(params), tls).unwrap();
+    let policy = OutgoingPolicy::with_tls(s3_driver_suite::loopback(), tls).unwrap();
     Driver::open(&RUNTIME, params, policy, &[]).await.unwrap()
 }
 

@@ -64,10 +64,12 @@ async fn skipverify_accepts_the_certificate_for_that_driver_only() {
         let mut params = server.params();
         params.push(("skipverify".into(), ConfigValue::Boolean(true)));
         params.push(("v4auth".into(), ConfigValue::Boolean(v4)));
-        let policy =
-            OutgoingPolicy::new(Allowlist::for_params(&params)).with_tls_from_params(&params);
-        assert!(policy.skips_tls_verification());
+        // The embedder's policy verifies; the component says this
+        // configuration does not, and the driver's pool follows.
+        let policy = OutgoingPolicy::new(s3_driver_suite::loopback());
+        assert!(!policy.skips_tls_verification());
         let d = Driver::open(&RUNTIME, &params, policy, &[]).await.unwrap();
+        assert!(d.policy().skips_tls_verification());
         round_trip(&d, &format!("/skip-v4-{v4}")).await;
     }
     // A sibling driver in the same process still verifies.
@@ -87,7 +89,7 @@ async fn a_custom_ca_is_trusted_with_verification_on() {
         skip_verify: false,
         extra_roots_pem: Some(tls_fixture("ca.pem")),
     };
-    let policy = OutgoingPolicy::with_tls(Allowlist::for_params(&params), tls).unwrap();
+    let policy = OutgoingPolicy::with_tls(s3_driver_suite::loopback(), tls).unwrap();
     assert!(!policy.skips_tls_verification());
     let d = Driver::open(&RUNTIME, &params, policy, &[]).await.unwrap();
     round_trip(&d, "/ca").await;

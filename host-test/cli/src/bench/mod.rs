@@ -6,8 +6,8 @@ pub mod native;
 pub mod registry;
 pub mod workloads;
 
-use s3_driver_host::config_file::core_params;
 use s3_driver_host::{CallError, ConfigValue};
+use s3_driver_kit::core_params;
 use s3_storage_driver::config::{Config, Key};
 
 pub use s3_driver_kit::table::Table;

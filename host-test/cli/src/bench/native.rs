@@ -11,7 +11,7 @@ use object_store::path::Path;
 use object_store::{ObjectStore, PutPayload, WriteMultipart};
 
 use s3_driver_host::ConfigValue;
-use s3_driver_host::config_file::core_params;
+use s3_driver_kit::core_params;
 use s3_storage_driver::config::{Config, Key, Params};
 use s3_storage_driver::s3::endpoint::Endpoint;
 

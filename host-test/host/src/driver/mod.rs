@@ -11,6 +11,7 @@ pub mod async_io;
 pub mod error;
 pub mod handles;
 pub(crate) mod pool;
+pub mod requirements;
 pub mod uploads;
 
 use std::fmt;
@@ -19,6 +20,7 @@ use std::sync::Arc;
 pub use async_io::{AsyncReader, AsyncWriter};
 pub use error::{CallError, CallResult};
 pub use handles::{Reader, WalkControl, Walker, Writer};
+pub use requirements::{Origin, Requirements};
 pub use uploads::{PurgeAction, Purged};
 
 use crate::config_file::DistributionConfig;
@@ -80,18 +82,15 @@ impl Driver {
     }
 
     /// Opens a driver from a Distribution `config.yml`: its `storage: s3:`
-    /// block and `middleware: storage:` entries, reaching only the hosts that
-    /// configuration needs (the endpoint; the STS or metadata endpoint when
-    /// `env` has no keys; the IP-ranges host when CloudFront filters).
+    /// block and `middleware: storage:` entries, reaching only the origins
+    /// the running component says that configuration needs, offered `env`.
     pub async fn open_config(
         runtime: &Runtime,
         config: &DistributionConfig,
         env: &[(String, String)],
         limits: Limits,
     ) -> CallResult<Driver> {
-        let allow = Allowlist::for_config(&config.storage, &config.middleware)
-            .with_credential_endpoints(&config.storage, env);
-        let policy = OutgoingPolicy::new(allow).with_tls_from_params(&config.storage);
+        let policy = OutgoingPolicy::new(Allowlist::any());
         let grants = Grants {
             env: env.to_vec(),
             ..Grants::default()
@@ -107,11 +106,14 @@ impl Driver {
         .await
     }
 
-    /// Opens a driver with explicit per-instance limits. A CloudFront
-    /// `privatekey` given as a path is read by the host and handed over as
-    /// the key (a file it cannot read is `invalid-config` naming the
-    /// parameter); a web-identity token file gets its directory granted
-    /// read-only so the guest can read it at each refresh.
+    /// Opens a driver with explicit per-instance limits. `policy`'s
+    /// allowlist caps what the component may be granted, and `grants` is
+    /// what the embedder offers: each version of the component says what
+    /// the configuration needs (the WIT `requirements` export) before it
+    /// serves, and gets exactly that: the origins it names, the offered
+    /// variables it names, read-only access to the directories of the files
+    /// it names. A version that names an origin the cap refuses is refused
+    /// (`invalid-config`).
     pub async fn open_with_limits(
         runtime: &Runtime,
         params: &[(String, ConfigValue)],
@@ -123,6 +125,8 @@ impl Driver {
         let shared =
             Arc::new(Shared::open(runtime, params, middleware, policy, grants, limits).await?);
         pool::spawn_trimmer(Arc::downgrade(&shared), limits.idle_timeout);
+        let gate: std::sync::Weak<dyn crate::runtime::Gate> = Arc::downgrade(&shared) as _;
+        runtime.add_gate(gate);
         Ok(Driver { shared })
     }
 
@@ -143,6 +147,13 @@ impl Driver {
     /// HTTP counters of this driver's policy.
     pub fn http_stats(&self) -> Stats {
         self.shared.policy.stats()
+    }
+
+    /// What the version serving new calls needs for this driver's
+    /// configuration, as it said through `requirements`.
+    pub async fn requirements(&self) -> CallResult<Requirements> {
+        let version = self.shared.runtime.current();
+        Ok(self.shared.granted_to(&version).await?.requirements.clone())
     }
 
     /// The outgoing policy (to inject faults in tests and drills).

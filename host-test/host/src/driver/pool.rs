@@ -3,6 +3,7 @@
 //! writer or walker) at a time. An instance that traps, times out or hits
 //! its memory cap is discarded; the others keep serving.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
@@ -12,16 +13,15 @@ use tracing::Instrument as _;
 use wasmtime::component::ResourceAny;
 
 use super::error::{CallError, CallResult};
+use super::requirements::Requirements;
 use crate::bindings::registry::storage::types;
 use crate::guest_log::GuestLog;
 use crate::metrics::Metrics;
-use crate::outgoing::OutgoingPolicy;
+use crate::outgoing::{Allowlist, OutgoingPolicy};
 use crate::runtime::store::{Instance, arm_deadline};
-use crate::runtime::{Grants, Limits, Runtime, Version};
+use crate::runtime::{Gate, Grants, Limits, Runtime, Version};
 use crate::shared_values::SharedValues;
-use crate::{ConfigValue, DriverError, Middleware};
-use s3_storage_driver::cloudfront::check_private_key;
-use s3_storage_driver::error::Error as CoreError;
+use crate::{ConfigValue, Middleware};
 
 /// An instance with the guest's opened `driver` resource.
 pub(crate) struct Slot {
@@ -39,8 +39,13 @@ pub(crate) struct Shared {
     pub(crate) runtime: Runtime,
     params: Vec<types::Parameter>,
     middleware: Vec<Middleware>,
+    /// The embedder's policy: the cap on egress, and the connection pool.
     pub(crate) policy: OutgoingPolicy,
-    grants: Grants,
+    /// What the embedder offers: variables and directories.
+    offered: Grants,
+    /// What each version was granted, by generation, asked before the
+    /// version's first instance of this driver.
+    granted: Mutex<HashMap<u64, Arc<Granted>>>,
     pub(crate) limits: Limits,
     pub(crate) idle: Mutex<Vec<Slot>>,
     /// One per instance that may run (`max_instances`).
@@ -246,13 +251,44 @@ pub(crate) async fn observed<T>(
     r
 }
 
-/// A new instance of the current version with the driver opened in it.
+/// What one version may do for this driver.
+pub(crate) struct Granted {
+    pub(crate) requirements: Requirements,
+    policy: OutgoingPolicy,
+    grants: Grants,
+}
+
+impl Gate for Shared {
+    fn admit(&self, runtime: &Runtime, version: &Arc<Version>) -> Result<(), String> {
+        let asked = futures::executor::block_on(async {
+            let mut asking = runtime
+                .instantiate_bare(
+                    version.clone(),
+                    self.policy.granting(Allowlist::new()),
+                    &self.limits,
+                )
+                .await
+                .map_err(CallError::host)?;
+            Requirements::resolve(&mut asking, &self.params, &self.middleware, &self.offered).await
+        });
+        asked
+            .and_then(|r| self.grant(version, r))
+            .map(drop)
+            .map_err(|e| e.to_string())
+    }
+}
+
+/// A new instance of the current version with the driver opened in it,
+/// under what that version was granted.
 async fn new_slot(shared: &Shared) -> CallResult<Slot> {
+    let version = shared.runtime.current();
+    let granted = shared.granted_to(&version).await?;
     let mut inst = shared
         .runtime
-        .instantiate(
-            shared.policy.clone(),
-            &shared.grants,
+        .instantiate_version(
+            version,
+            granted.policy.clone(),
+            &granted.grants,
             &shared.limits,
             shared.log.clone(),
             shared.shared_values.clone(),
@@ -282,74 +318,6 @@ async fn new_slot(shared: &Shared) -> CallResult<Slot> {
     })
 }
 
-/// The directories the guest must read, granted read-only: those of the
-/// shared config and credentials files (when they exist), and of the token
-/// files the credential source reads again at every refresh (web identity,
-/// container authorization).
-fn with_file_grants(grants: &Grants, params: &[(String, ConfigValue)]) -> Grants {
-    let mut grants = grants.clone();
-    let lookup = |k: &str| {
-        grants
-            .env
-            .iter()
-            .find(|(n, _)| n == k)
-            .map(|(_, v)| v.clone())
-    };
-    let (config, credentials) = s3_storage_driver::credentials::shared_files(&lookup);
-    let mut files: Vec<String> = [config, credentials]
-        .into_iter()
-        .flatten()
-        .filter(|f| std::path::Path::new(f).is_file())
-        .collect();
-    if let Some(source) = crate::outgoing::allowlist::credential_source(params, &grants.env) {
-        files.extend(source.files());
-    }
-    for file in files {
-        if let Some(dir) = std::path::Path::new(&file).parent()
-            && dir.is_absolute()
-            && !grants.read_only_dirs.iter().any(|d| d == dir)
-        {
-            grants.read_only_dirs.push(dir.to_path_buf());
-        }
-    }
-    grants
-}
-
-/// The middleware with every CloudFront `privatekey` path replaced by the
-/// key it names, read by the host: the guest gets no file access for it,
-/// and a file that cannot be read is a configuration error naming the
-/// parameter (with the component's wording), before anything is opened.
-fn with_inline_keys(middleware: &[Middleware]) -> CallResult<Vec<Middleware>> {
-    let mut out = middleware.to_vec();
-    for m in out.iter_mut().filter(|m| m.name == "cloudfront") {
-        for option in m
-            .options
-            .iter_mut()
-            .filter(|o| o.key.eq_ignore_ascii_case("privatekey"))
-        {
-            if let ConfigValue::Text(path) = &option.value
-                && !path.contains("-----BEGIN")
-            {
-                let refused = |m: String| CallError::Driver(DriverError::InvalidConfig(m));
-                let pem = std::fs::read_to_string(path).map_err(|e| {
-                    refused(format!(
-                        "cloudfront: failed to read privatekey file: {path}: {}",
-                        e.kind()
-                    ))
-                })?;
-                // Whatever the file holds never reaches a message: only a
-                // key the component would accept is handed over.
-                check_private_key(&pem).map_err(|e| match e {
-                    CoreError::InvalidConfig(m) => refused(m),
-                    other => refused(other.to_string()),
-                })?;
-                option.value = ConfigValue::Text(pem);
-            }
-        }
-    }
-    Ok(out)
-}
-
 impl Shared {
     /// Opens the driver in a first instance, which validates the
     /// configuration and stays in the pool.
@@ -370,9 +338,10 @@ impl Shared {
                     value: v.clone(),
                 })
                 .collect(),
-            middleware: with_inline_keys(middleware)?,
+            middleware: middleware.to_vec(),
             policy,
-            grants: with_file_grants(grants, params),
+            offered: grants.clone(),
+            granted: Mutex::new(HashMap::new()),
             limits,
             idle: Mutex::new(Vec::new()),
             permits: Arc::new(Semaphore::new(limits.max_instances.max(1))),
@@ -384,6 +353,16 @@ impl Shared {
             log: GuestLog::default(),
             shared_values: SharedValues::default(),
         };
+        // The pool skips certificate checks only when the first version says
+        // the configuration does (`skipverify`); it is built before any
+        // request. A later version cannot widen that: its requests verify.
+        let version = shared.runtime.current();
+        if shared.granted_to(&version).await?.requirements.insecure_tls
+            && !shared.policy.skips_tls_verification()
+        {
+            shared.policy = shared.policy.insecure();
+            shared.granted.get_mut().unwrap().clear();
+        }
         let mut first = new_slot(&shared).await?;
         let outcome = tokio::time::timeout(
             limits.call_timeout,
@@ -400,8 +379,59 @@ impl Shared {
             Ok(Err(e)) => return Err(CallError::host(e)),
             Err(_) => return Err(CallError::Timeout(limits.call_timeout)),
         };
+        let iface = first.inst.bindings.registry_storage_driver().driver();
+        let named = iface.call_name(&mut first.inst.store, first.handle);
+        match tokio::time::timeout(limits.call_timeout, named).await {
+            Ok(Ok(name)) => shared.log.name_driver(name),
+            Ok(Err(e)) => return Err(CallError::host(e)),
+            Err(_) => return Err(CallError::Timeout(limits.call_timeout)),
+        }
         shared.idle.get_mut().unwrap().push(first);
         Ok(shared)
+    }
+
+    /// What `version` is granted for this driver: asked of it once, through
+    /// an instance with no grants, and checked against the embedder's cap.
+    pub(crate) async fn granted_to(&self, version: &Arc<Version>) -> CallResult<Arc<Granted>> {
+        if let Some(g) = self.granted.lock().unwrap().get(&version.generation()) {
+            return Ok(g.clone());
+        }
+        let mut asking = self
+            .runtime
+            .instantiate_version(
+                version.clone(),
+                self.policy.granting(Allowlist::new()),
+                &Grants::default(),
+                &self.limits,
+                self.log.clone(),
+                SharedValues::default(),
+            )
+            .await
+            .map_err(CallError::host)?;
+        let requirements = tokio::time::timeout(
+            self.limits.call_timeout,
+            Requirements::resolve(&mut asking, &self.params, &self.middleware, &self.offered),
+        )
+        .await
+        .map_err(|_| CallError::Timeout(self.limits.call_timeout))??;
+        self.grant(version, requirements)
+    }
+
+    /// Records what `version` is granted once its requirements pass the
+    /// cap; forgets versions older than the current one (their instances
+    /// already hold their grants).
+    fn grant(&self, version: &Version, requirements: Requirements) -> CallResult<Arc<Granted>> {
+        requirements.check(&self.policy)?;
+        let granted = Arc::new(Granted {
+            policy: self.policy.granting(requirements.allowlist()),
+            grants: requirements.grants(&self.offered),
+            requirements,
+        });
+        let current = self.runtime.current().generation();
+        let mut map = self.granted.lock().unwrap();
+        map.retain(|g, _| *g >= current);
+        map.insert(version.generation(), granted.clone());
+        Ok(granted)
     }
 
     /// Takes an instance of the current version from the pool, or makes one;

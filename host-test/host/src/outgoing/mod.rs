@@ -50,6 +50,9 @@ struct Shared {
 #[derive(Clone)]
 pub struct OutgoingPolicy {
     shared: Arc<Shared>,
+    /// What one component version was granted (its `requirements`); `None`
+    /// checks the cap alone (instances outside a driver).
+    granted: Option<Arc<Allowlist>>,
 }
 
 impl OutgoingPolicy {
@@ -74,6 +77,7 @@ impl OutgoingPolicy {
         let counters = Arc::new(Counters::default());
         let pool = new_pool(&tls, options, counters.clone())?;
         Ok(Self {
+            granted: None,
             shared: Arc::new(Shared {
                 pool,
                 allow,
@@ -86,11 +90,27 @@ impl OutgoingPolicy {
         })
     }
 
-    /// The same allowlist and CA with the `skipverify` of a `storage: s3:`
-    /// block (read by the component's own rules), with a pool of its own.
-    pub fn with_tls_from_params(self, params: &[(String, crate::ConfigValue)]) -> Self {
+    /// The embedder's cap: a component version is granted only origins it
+    /// allows.
+    pub fn cap(&self) -> &Allowlist {
+        &self.shared.allow
+    }
+
+    /// This policy's pool and counters, with `granted` as what requests may
+    /// reach (a component version's grant, inside the cap).
+    pub(crate) fn granting(&self, granted: Allowlist) -> Self {
+        Self {
+            shared: self.shared.clone(),
+            granted: Some(Arc::new(granted)),
+        }
+    }
+
+    /// The same cap and CA, accepting any certificate, with a pool of its
+    /// own: a driver's policy before its first request, when the component
+    /// says its configuration skips verification (`skipverify`).
+    pub(crate) fn insecure(&self) -> Self {
         let tls = TlsOptions {
-            skip_verify: allowlist::core_config(params).is_some_and(|c| c.skip_verify),
+            skip_verify: true,
             ..self.shared.tls.clone()
         };
         Self::with_options(self.shared.allow.clone(), tls, self.shared.options)
@@ -220,8 +240,11 @@ impl WasiHttpHooks for OutgoingPolicy {
         _fut: Finished,
     ) -> Box<dyn Future<Output = Sent> + Send> {
         let shared = self.shared.clone();
+        let granted = self.granted.clone();
         let fut: Pin<Box<dyn Future<Output = Sent> + Send>> = Box::pin(async move {
-            let allowed = authority_of(request.uri()).is_some_and(|a| shared.allow.allows(&a));
+            let allowed = authority_of(request.uri()).is_some_and(|a| {
+                shared.allow.allows(&a) && granted.as_ref().is_none_or(|g| g.allows(&a))
+            });
             if !allowed {
                 shared.counters.denied.fetch_add(1, Ordering::Relaxed);
                 return Err(HttpError::HttpRequestDenied);

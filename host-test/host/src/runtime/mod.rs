@@ -10,7 +10,7 @@ pub mod version;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
@@ -40,6 +40,16 @@ struct RuntimeInner {
     current: RwLock<Arc<Version>>,
     generations: AtomicU64,
     cache: Option<ComponentCache>,
+    /// The open drivers, each asked to admit a version before it serves.
+    gates: Mutex<Vec<Weak<dyn Gate>>>,
+}
+
+/// What must admit a version before it serves: an open driver, which asks
+/// the version what the driver's configuration needs and checks that
+/// against its embedder's cap. A refusal refuses the swap.
+pub(crate) trait Gate: Send + Sync {
+    /// Admits `version` (remembering what it is granted) or says why not.
+    fn admit(&self, runtime: &Runtime, version: &Arc<Version>) -> Result<(), String>;
 }
 
 /// A component ready to instantiate, whose version can be replaced while
@@ -100,6 +110,7 @@ impl Runtime {
                 current: RwLock::new(Arc::new(version)),
                 generations: AtomicU64::new(0),
                 cache,
+                gates: Mutex::new(Vec::new()),
             }),
         })
     }
@@ -118,7 +129,7 @@ impl Runtime {
     /// walkers already running finish on the old version. The new component
     /// is compiled (or taken from the cache), linked and instantiated once
     /// first: a component that does not implement `registry:storage/driver`
-    /// `@0.5.x` is refused and the old version keeps serving. Traffic is
+    /// `@0.6.x` is refused and the old version keeps serving. Traffic is
     /// never paused: until the final switch, new calls use the old version.
     pub fn swap(&self, bytes: &[u8]) -> anyhow::Result<SwapReport> {
         let started = Instant::now();
@@ -129,7 +140,8 @@ impl Runtime {
     }
 
     /// The first half of [`Runtime::swap`]: load and check a component
-    /// without serving it yet.
+    /// without serving it yet. Every open driver asks it what its
+    /// configuration needs; one whose cap refuses that refuses the swap.
     pub fn prepare(&self, bytes: &[u8]) -> anyhow::Result<Prepared> {
         let generation = self.inner.generations.fetch_add(1, Ordering::Relaxed) + 1;
         let (version, cache_hit) = load(
@@ -139,7 +151,28 @@ impl Runtime {
             bytes,
             generation,
         )?;
+        let version = Arc::new(version);
+        let gates: Vec<Arc<dyn Gate>> = {
+            let mut gates = self.inner.gates.lock().unwrap();
+            gates.retain(|g| g.strong_count() > 0);
+            gates.iter().filter_map(Weak::upgrade).collect()
+        };
+        for gate in gates {
+            gate.admit(self, &version).map_err(|why| {
+                anyhow::anyhow!(
+                    "version {} refused by an open driver: {why}",
+                    version.version
+                )
+            })?;
+        }
         Ok(Prepared { version, cache_hit })
+    }
+
+    /// Asks `gate` to admit every version brought in by a swap from now on.
+    pub(crate) fn add_gate(&self, gate: Weak<dyn Gate>) {
+        let mut gates = self.inner.gates.lock().unwrap();
+        gates.retain(|g| g.strong_count() > 0);
+        gates.push(gate);
     }
 
     /// The second half of [`Runtime::swap`]: new calls go to `prepared` from
@@ -148,7 +181,7 @@ impl Runtime {
         let started = Instant::now();
         let Prepared { version, cache_hit } = prepared;
         let (name, generation) = (version.version.clone(), version.generation);
-        let old = std::mem::replace(&mut *self.inner.current.write().unwrap(), Arc::new(version));
+        let old = std::mem::replace(&mut *self.inner.current.write().unwrap(), version);
         let report = SwapReport {
             version: name,
             generation,
@@ -224,8 +257,21 @@ impl Runtime {
         log: GuestLog,
         shared: SharedValues,
     ) -> anyhow::Result<Instance> {
-        let version = self.current();
-        let mut store = new_store(
+        self.instantiate_version(self.current(), policy, grants, limits, log, shared)
+            .await
+    }
+
+    /// [`Runtime::instantiate`] of a given version.
+    pub(crate) async fn instantiate_version(
+        &self,
+        version: Arc<Version>,
+        policy: OutgoingPolicy,
+        grants: &Grants,
+        limits: &Limits,
+        log: GuestLog,
+        shared: SharedValues,
+    ) -> anyhow::Result<Instance> {
+        let store = new_store(
             &self.inner.engine,
             policy,
             grants,
@@ -234,6 +280,34 @@ impl Runtime {
             shared,
             Executor::Tokio,
         )?;
+        Self::instance_in(version, store).await
+    }
+
+    /// An instance of `version` with no grants and no egress, for calls that
+    /// do no I/O, driven by a plain executor from sync code (a swap asking
+    /// a new version what a driver needs).
+    pub(crate) async fn instantiate_bare(
+        &self,
+        version: Arc<Version>,
+        policy: OutgoingPolicy,
+        limits: &Limits,
+    ) -> anyhow::Result<Instance> {
+        let store = new_store(
+            &self.inner.engine,
+            policy,
+            &Grants::default(),
+            limits,
+            GuestLog::default(),
+            SharedValues::default(),
+            Executor::Plain,
+        )?;
+        Self::instance_in(version, store).await
+    }
+
+    async fn instance_in(
+        version: Arc<Version>,
+        mut store: wasmtime::Store<HostState>,
+    ) -> anyhow::Result<Instance> {
         let bindings = version
             .pre
             .instantiate_async(&mut store)

@@ -2,6 +2,7 @@
 //! taken from the cache, linked, and proved to export the driver interface
 //! and start.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -16,7 +17,7 @@ use crate::outgoing::{Allowlist, OutgoingPolicy};
 use crate::shared_values::SharedValues;
 
 /// The WIT export every loadable component must have.
-pub const DRIVER_EXPORT: &str = "registry:storage/driver@0.5.0";
+pub const DRIVER_EXPORT: &str = "registry:storage/driver@0.6.0";
 
 /// One loaded build of the component. Instances keep their version alive, so
 /// an old version is freed when its last instance is.
@@ -59,7 +60,7 @@ impl std::fmt::Debug for Version {
 
 /// A loaded and checked component, not serving yet ([`Runtime::prepare`]).
 pub struct Prepared {
-    pub(crate) version: Version,
+    pub(crate) version: Arc<Version>,
     pub(crate) cache_hit: bool,
 }
 

@@ -6,7 +6,6 @@
 
 use http::{Response, StatusCode, header};
 use s3_driver_host::Writer;
-use s3_storage_driver::time::UtcDateTime;
 
 use super::body::{self, Body, Incoming, into_writer};
 use super::range::chunk_range;
@@ -104,7 +103,7 @@ impl Registry {
     /// The time now, RFC 3339 (with milliseconds, which the Go registry's
     /// RFC 3339 parser takes), for `startedat`.
     fn now() -> String {
-        UtcDateTime::from_system_time(std::time::SystemTime::now()).iso8601()
+        humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string()
     }
 
     pub(super) async fn start_upload(

@@ -12,8 +12,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
-use s3_driver_host::config_file::core_params;
 use s3_driver_host::{ConfigValue, Driver};
+use s3_driver_kit::core_params;
 use s3_driver_kit::raw::{RawReply, RawS3};
 use s3_storage_driver::config::{Config, Params};
 
