@@ -23,6 +23,7 @@ use tokio::net::TcpListener;
 
 use s3_driver_host::ConfigValue;
 
+use crate::s3_checksums::{Claim, expected};
 use crate::s3_key_locks::KeyLocks;
 
 /// Access key of the embedded server when none is given.
@@ -496,11 +497,8 @@ impl S3 for FsWithUploads {
 
 /// A request's integrity claims: `Content-MD5` and the `x-amz-checksum-*`
 /// values (CRC32, CRC32C, SHA-256, CRC64/NVME).
-fn claims(
-    md5: &Option<String>,
-    amz: [&Option<String>; 4],
-) -> [(s3_storage_driver::config::ChecksumAlgorithm, Option<String>); 5] {
-    use s3_storage_driver::config::ChecksumAlgorithm as A;
+fn claims(md5: &Option<String>, amz: [&Option<String>; 4]) -> [(Claim, Option<String>); 5] {
+    use Claim as A;
     [
         (A::Md5, md5.clone()),
         (A::Crc32, amz[0].clone()),
@@ -516,7 +514,7 @@ fn claims(
 /// parts are a few MiB here.
 async fn check_integrity(
     body: &mut Option<StreamingBlob>,
-    claims: [(s3_storage_driver::config::ChecksumAlgorithm, Option<String>); 5],
+    claims: [(Claim, Option<String>); 5],
 ) -> S3Result<()> {
     use futures::TryStreamExt as _;
     if claims.iter().all(|(_, v)| v.is_none()) {
@@ -532,9 +530,7 @@ async fn check_integrity(
     let whole = chunks.concat();
     for (algorithm, claimed) in claims {
         let Some(claimed) = claimed else { continue };
-        let (_, actual) = s3_storage_driver::s3::checksum::header(algorithm, &whole)
-            .expect("an algorithm with a header");
-        if actual != claimed {
+        if expected(algorithm, &whole) != claimed {
             return Err(s3_error!(
                 BadDigest,
                 "the {algorithm:?} you specified did not match the calculated checksum"
