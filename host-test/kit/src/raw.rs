@@ -1,5 +1,7 @@
-//! Raw S3 requests from the host, built and signed natively by the component's
-//! own sans-IO core (`s3_storage_driver`), sent with hyper. For what the
+//! Raw S3 requests from the host, built by the component's own sans-IO core
+//! (`s3_storage_driver`'s request builders), signed by AWS's `aws-sigv4`
+//! (never the driver's signer, so the two are checked against each other by
+//! every server that verifies them), sent with hyper. For what the
 //! storage-driver contract cannot express: creating the bucket on a fresh
 //! server, planting an empty-directory marker, reading a storage-class header,
 //! counting leftover multipart uploads.
@@ -14,8 +16,6 @@ use s3_storage_driver::config::Config;
 use s3_storage_driver::s3::endpoint::Endpoint;
 use s3_storage_driver::s3::request::Requests;
 use s3_storage_driver::s3::xml::{ListMultipartUploadsResult, parse};
-use s3_storage_driver::sign::v4::Signer;
-use s3_storage_driver::time::UtcDateTime;
 use s3_storage_driver::transport::Request;
 
 use crate::core_params;
@@ -38,13 +38,27 @@ impl RawReply {
     }
 }
 
+/// The text of parameter `key` (the last one given), empty when absent.
+fn param(params: &[(String, ConfigValue)], key: &str) -> String {
+    params
+        .iter()
+        .rev()
+        .find(|(k, _)| k.eq_ignore_ascii_case(key))
+        .map(|(_, v)| match v {
+            ConfigValue::Text(s) => s.clone(),
+            _ => String::new(),
+        })
+        .unwrap_or_default()
+}
+
 /// A native S3 client for one bucket.
 pub struct RawS3 {
     /// HTTP requests sent so far (every exchange, counted as it goes out).
     sent: std::sync::atomic::AtomicU64,
     requests: Requests,
     endpoint: Endpoint,
-    signer: Signer,
+    identity: aws_smithy_runtime_api::client::identity::Identity,
+    region: String,
     client: Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>,
 }
 
@@ -66,8 +80,15 @@ impl RawS3 {
         Ok(Self {
             sent: Default::default(),
             requests: Requests::new(endpoint.clone(), &cfg),
-            signer: Signer::new(cfg.credentials.clone(), &cfg.region, "s3")
-                .with_payload_signing(cfg.payload_signing),
+            identity: aws_credential_types::Credentials::new(
+                param(params, "accesskey"),
+                param(params, "secretkey"),
+                Some(param(params, "sessiontoken")).filter(|t| !t.is_empty()),
+                None,
+                "storage: s3:",
+            )
+            .into(),
+            region: cfg.region.clone(),
             endpoint,
             client: Client::builder(TokioExecutor::new()).build(connector),
         })
@@ -84,15 +105,50 @@ impl RawS3 {
     }
 
     /// Signs and sends a request, reading the whole reply.
-    pub async fn send(&self, mut req: Request, body: &[u8]) -> anyhow::Result<RawReply> {
-        let now = UtcDateTime::from_system_time(std::time::SystemTime::now());
-        self.signer.sign_request(now, &mut req, body);
+    pub async fn send(&self, req: Request, body: &[u8]) -> anyhow::Result<RawReply> {
         let mut builder = http::Request::builder().method(req.method).uri(req.url());
         for (k, v) in &req.headers {
             builder = builder.header(k, v);
         }
-        let request = builder.body(Full::new(Bytes::copy_from_slice(body)))?;
+        let mut request = builder.body(Full::new(Bytes::copy_from_slice(body)))?;
+        self.sign(&mut request, body)?;
         self.exchange(request).await.context("raw S3 request")
+    }
+
+    /// Signs `request` as S3 wants it: the path encoded once and not
+    /// normalised, the payload's SHA-256 in `x-amz-content-sha256`.
+    fn sign(&self, request: &mut http::Request<Full<Bytes>>, body: &[u8]) -> anyhow::Result<()> {
+        use aws_sigv4::http_request::{
+            PayloadChecksumKind, PercentEncodingMode, SignableBody, SignableRequest,
+            SigningSettings, UriPathNormalizationMode, sign,
+        };
+        let mut settings = SigningSettings::default();
+        settings.percent_encoding_mode = PercentEncodingMode::Single;
+        settings.uri_path_normalization_mode = UriPathNormalizationMode::Disabled;
+        settings.payload_checksum_kind = PayloadChecksumKind::XAmzSha256;
+        let params = aws_sigv4::sign::v4::SigningParams::builder()
+            .identity(&self.identity)
+            .region(&self.region)
+            .name("s3")
+            .time(std::time::SystemTime::now())
+            .settings(settings)
+            .build()?
+            .into();
+        let headers: Vec<(String, String)> = request
+            .headers()
+            .iter()
+            .map(|(k, v)| Ok((k.as_str().to_owned(), v.to_str()?.to_owned())))
+            .collect::<anyhow::Result<_>>()?;
+        let uri = request.uri().to_string();
+        let signable = SignableRequest::new(
+            request.method().as_str(),
+            &uri,
+            headers.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+            SignableBody::Bytes(body),
+        )?;
+        let (instructions, _) = sign(signable, &params)?.into_parts();
+        instructions.apply_to_request_http1x(request);
+        Ok(())
     }
 
     async fn exchange(&self, request: http::Request<Full<Bytes>>) -> anyhow::Result<RawReply> {
