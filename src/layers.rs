@@ -27,11 +27,11 @@ pub const LAYERS: &[&[&str]] = &[
     // host (it checks middleware names as `driver` does).
     &["driver", "requirements"],
     // The edge: wit-bindgen glue and the platform (`lib`), wasi:http (`http`).
-    &["lib", "http", "layers"],
+    &["lib", "http", "layers", "import_cycles"],
 ];
 
 /// Modules that may name `wasip2`, `std::fs`, `std::env` or the clock.
-const EDGE: &[&str] = &["lib", "http", "layers"];
+const EDGE: &[&str] = &["lib", "http", "layers", "import_cycles"];
 
 mod tests {
     use std::collections::{BTreeMap, BTreeSet};

@@ -47,6 +47,8 @@ pub mod requirements;
 // Edge.
 pub mod http;
 #[cfg(test)]
+mod import_cycles;
+#[cfg(test)]
 mod layers;
 
 use std::cell::RefCell;

@@ -3,6 +3,7 @@
 
 pub mod v2;
 pub mod v4;
+mod v4_primitives;
 pub mod v4_streaming;
 
 use std::fmt;

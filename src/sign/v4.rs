@@ -12,6 +12,7 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
 use super::Credentials;
+use super::v4_primitives::{ALGORITHM, hex32, hmac};
 use super::v4_streaming::{self, ChunkSigner, STREAMING_PAYLOAD};
 use crate::digest::{BodyHasher, sha256_in_guest};
 use crate::time::UtcDateTime;
@@ -20,9 +21,7 @@ use crate::url::canonical_query;
 
 /// `x-amz-content-sha256` value when the body is not hashed (used over TLS).
 pub const UNSIGNED_PAYLOAD: &str = "UNSIGNED-PAYLOAD";
-/// SHA-256 of the empty string.
-pub const EMPTY_SHA256: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
-pub(super) const ALGORITHM: &str = "AWS4-HMAC-SHA256";
+pub use super::v4_primitives::EMPTY_SHA256;
 
 /// The parts of a request that a signature covers.
 #[derive(Debug, Clone)]
@@ -115,23 +114,6 @@ fn canonical_request_with_headers<'h>(
     ]
     .join("\n");
     (creq, signed)
-}
-
-/// Lower-case hex of a 32-byte digest or signature, written through a
-/// fixed buffer (`hex::encode` builds its string a character at a time,
-/// and a request needs three of these).
-pub(super) fn hex32(bytes: &[u8; 32]) -> String {
-    let mut buf = [0u8; 64];
-    hex::encode_to_slice(bytes, &mut buf).expect("64 hex digits for 32 bytes");
-    std::str::from_utf8(&buf)
-        .expect("hex digits are ASCII")
-        .to_owned()
-}
-
-pub(super) fn hmac(key: &[u8], data: &[u8]) -> [u8; 32] {
-    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes any key length");
-    mac.update(data);
-    mac.finalize().into_bytes().into()
 }
 
 /// Hex SHA-256 of `data`, hashed in the guest (canonical requests, tests).

@@ -6,7 +6,7 @@
 //! the host sends chunk k; in wasm, where SHA-256 is the largest cost of a
 //! signed upload, that takes the hash off the transfer's critical path.
 
-use super::v4::{ALGORITHM, EMPTY_SHA256, hex32, hmac};
+use super::v4_primitives::{ALGORITHM, EMPTY_SHA256, hex32, hmac};
 use crate::digest::BodyHasher;
 use crate::transport::BodyPiece;
 

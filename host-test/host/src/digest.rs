@@ -1,34 +1,23 @@
-//! The `digest` import: the SHA-256 of request bodies, on the host's CPU.
-//! sha2 picks the SHA instructions (x86 SHA-NI, ARMv8 SHA2) at run time, so
-//! a large signed body hashes several times faster here than in wasm.
+//! The state behind the `digest` import's `sha256` resource: the SHA-256
+//! of request bodies, on the host's CPU. sha2 picks the SHA instructions
+//! (x86 SHA-NI, ARMv8 SHA2) at run time, so a large signed body hashes
+//! several times faster here than in wasm. (The import itself is served in
+//! `runtime/imports.rs`.)
 
 use sha2::Digest as _;
-use wasmtime::component::Resource;
-
-use crate::bindings::registry::storage::digest;
 
 /// The state of one `sha256` resource.
 #[derive(Default)]
 pub struct Sha256State(sha2::Sha256);
 
-impl digest::Host for crate::runtime::HostState {}
-
-impl digest::HostSha256 for crate::runtime::HostState {
-    fn new(&mut self) -> wasmtime::Result<Resource<Sha256State>> {
-        Ok(self.table.push(Sha256State::default())?)
+impl Sha256State {
+    /// Hashes `data` after what came before.
+    pub(crate) fn update(&mut self, data: &[u8]) {
+        self.0.update(data);
     }
 
-    fn update(&mut self, hash: Resource<Sha256State>, data: Vec<u8>) -> wasmtime::Result<()> {
-        self.table.get_mut(&hash)?.0.update(&data);
-        Ok(())
-    }
-
-    fn finish(&mut self, hash: Resource<Sha256State>) -> wasmtime::Result<Vec<u8>> {
-        Ok(self.table.get_mut(&hash)?.0.finalize_reset().to_vec())
-    }
-
-    fn drop(&mut self, hash: Resource<Sha256State>) -> wasmtime::Result<()> {
-        self.table.delete(hash)?;
-        Ok(())
+    /// The digest so far; the state starts over.
+    pub(crate) fn finish(&mut self) -> Vec<u8> {
+        self.0.finalize_reset().to_vec()
     }
 }

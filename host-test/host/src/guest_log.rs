@@ -5,7 +5,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
-use crate::bindings::registry::storage::host::{self, LogLevel};
+use crate::bindings::registry::storage::host::LogLevel;
 
 /// Where one driver's instances put their log lines; clones share counts.
 #[derive(Debug, Clone, Default)]
@@ -52,11 +52,5 @@ impl GuestLog {
             warn: self.counts[0].load(Ordering::Relaxed),
             debug: self.counts[1].load(Ordering::Relaxed),
         }
-    }
-}
-
-impl host::Host for crate::runtime::HostState {
-    fn log(&mut self, level: LogLevel, message: String) {
-        self.log.line(level, &message);
     }
 }

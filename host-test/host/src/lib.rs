@@ -59,6 +59,11 @@ pub mod outgoing;
 pub mod runtime;
 pub mod shared_values;
 
+// The file-level import-circle check, shared with the component's tests.
+#[cfg(test)]
+#[path = "../../../src/import_cycles.rs"]
+mod import_cycles;
+
 pub use bindings::{
     ConfigValue, DriverError, FileInfo, Middleware, Parameter, RedirectRequest, Upload,
 };

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
-use crate::bindings::registry::storage::shared::{self, ClaimResult, SharedValue};
+use crate::bindings::registry::storage::shared::{ClaimResult, SharedValue};
 
 /// Longest an instance waits for another's fetch before fetching itself
 /// (the fetcher's own call timeout normally ends it sooner: a discarded
@@ -169,6 +169,28 @@ impl InstanceShare {
     fn settle(&mut self, key: &str) {
         self.claimed.retain(|k| k != key);
     }
+
+    /// The instance's `claim`: a fetch it is given is its duty until it
+    /// publishes or releases (or is dropped).
+    pub(crate) async fn claim(&mut self, key: String, usable_until: i64) -> ClaimResult {
+        let answer = self.values.claim(self.instance, &key, usable_until).await;
+        if answer == ClaimResult::Fetch && !self.claimed.contains(&key) {
+            self.claimed.push(key);
+        }
+        answer
+    }
+
+    /// The instance's `publish`.
+    pub(crate) fn publish(&mut self, key: &str, value: SharedValue) {
+        self.values.publish(self.instance, key, value);
+        self.settle(key);
+    }
+
+    /// The instance's `release`.
+    pub(crate) fn release(&mut self, key: &str) {
+        self.values.release(self.instance, key);
+        self.settle(key);
+    }
 }
 
 impl Drop for InstanceShare {
@@ -176,27 +198,6 @@ impl Drop for InstanceShare {
         for key in std::mem::take(&mut self.claimed) {
             self.values.release(self.instance, &key);
         }
-    }
-}
-
-impl shared::Host for crate::runtime::HostState {
-    async fn claim(&mut self, key: String, usable_until: i64) -> ClaimResult {
-        let share = &mut self.share;
-        let answer = share.values.claim(share.instance, &key, usable_until).await;
-        if answer == ClaimResult::Fetch && !share.claimed.contains(&key) {
-            share.claimed.push(key);
-        }
-        answer
-    }
-
-    fn publish(&mut self, key: String, value: SharedValue) {
-        self.share.values.publish(self.share.instance, &key, value);
-        self.share.settle(&key);
-    }
-
-    fn release(&mut self, key: String) {
-        self.share.values.release(self.share.instance, &key);
-        self.share.settle(&key);
     }
 }
 

@@ -199,3 +199,19 @@ impl AsyncRead for AsyncReader {
         }
     }
 }
+
+impl Reader {
+    /// This reader as a `tokio::io::AsyncRead`.
+    pub fn into_async_read(self) -> AsyncReader {
+        AsyncReader::new(self)
+    }
+}
+
+impl Writer {
+    /// This writer as a `tokio::io::AsyncWrite` that sends 1 MiB at a time.
+    /// `shutdown` closes (the upload stays resumable); call
+    /// [`AsyncWriter::commit`] to make the content visible instead.
+    pub fn into_async_write(self) -> AsyncWriter {
+        AsyncWriter::new(self)
+    }
+}

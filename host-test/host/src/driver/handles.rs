@@ -9,7 +9,6 @@ use std::fmt;
 use futures::Stream;
 use wasmtime::component::ResourceAny;
 
-use super::async_io::{AsyncReader, AsyncWriter};
 use super::error::CallResult;
 use super::pool::{Lease, call, pinned};
 use crate::FileInfo;
@@ -76,13 +75,6 @@ impl Writer {
     /// Makes the content visible.
     pub async fn commit(&mut self) -> CallResult<()> {
         pinned!(self, "file-writer.commit", file_writer, call_commit())
-    }
-
-    /// This writer as a `tokio::io::AsyncWrite` that sends 1 MiB at a time.
-    /// `shutdown` closes (the upload stays resumable); call
-    /// [`AsyncWriter::commit`] to make the content visible instead.
-    pub fn into_async_write(self) -> AsyncWriter {
-        AsyncWriter::new(self)
     }
 }
 
@@ -180,10 +172,5 @@ impl Reader {
             }
             out.extend_from_slice(&chunk);
         }
-    }
-
-    /// This reader as a `tokio::io::AsyncRead`.
-    pub fn into_async_read(self) -> AsyncReader {
-        AsyncReader::new(self)
     }
 }

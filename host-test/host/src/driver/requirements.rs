@@ -12,7 +12,7 @@ use crate::bindings::exports::registry::storage::requirements as wit;
 use crate::bindings::registry::storage::types;
 use crate::outgoing::{Allowlist, OutgoingPolicy};
 use crate::runtime::Grants;
-use crate::runtime::store::Instance;
+use crate::runtime::Instance;
 
 /// Rounds the host asks in before it gives up on a component that keeps
 /// naming new variables or files.

@@ -5,6 +5,8 @@
 
 pub mod cache;
 pub mod engine;
+mod imports;
+pub mod instance;
 pub mod store;
 pub mod version;
 
@@ -25,7 +27,7 @@ pub use version::{DRIVER_EXPORT, Prepared, SwapReport, Version};
 use crate::guest_log::GuestLog;
 use crate::outgoing::OutgoingPolicy;
 use crate::shared_values::SharedValues;
-pub use store::Instance;
+pub use instance::Instance;
 use store::{Executor, new_store};
 use version::{digest, load};
 

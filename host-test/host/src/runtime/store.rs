@@ -3,7 +3,6 @@
 //! per-call deadline checked at every epoch tick.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 #[cfg(feature = "test-hooks")]
 use std::time::SystemTime;
 use std::time::{Duration, Instant};
@@ -16,8 +15,6 @@ use wasmtime_wasi::HostWallClock;
 use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
-use super::version::Version;
-use crate::bindings::StorageDriver;
 use crate::guest_log::GuestLog;
 use crate::outgoing::OutgoingPolicy;
 use crate::shared_values::{InstanceShare, SharedValues};
@@ -146,14 +143,6 @@ pub(crate) fn new_store(
 pub(crate) fn arm_deadline(store: &mut Store<HostState>, timeout: Duration) {
     store.data_mut().deadline = Instant::now() + timeout;
     store.set_epoch_deadline(1);
-}
-
-/// One instance of one version, with its store, not running a driver yet
-/// (drivers make their own; see [`crate::Runtime::instantiate`]).
-pub struct Instance {
-    pub(crate) store: Store<HostState>,
-    pub(crate) bindings: StorageDriver,
-    pub(crate) version: Arc<Version>,
 }
 
 /// What the guest may see of the host besides HTTP.
