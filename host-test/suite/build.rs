@@ -5,11 +5,11 @@
 //! fetches AWS's IP ranges from a loopback mirror. Built for the test suite
 //! only.
 
-#[path = "../host/build_component.rs"]
+#[path = "../../host/build_component.rs"]
 mod build_component;
 
 fn main() {
-    println!("cargo:rerun-if-changed=../host/build_component.rs");
+    println!("cargo:rerun-if-changed=../../host/build_component.rs");
     let root = build_component::workspace_root();
     build_component::rerun_on_component_changes(&root);
     let out = root.join("target/guest/s3_storage_driver-b.wasm");

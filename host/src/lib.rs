@@ -61,7 +61,7 @@ pub mod shared_values;
 
 // The file-level import-circle check, shared with the component's tests.
 #[cfg(test)]
-#[path = "../../../src/import_cycles.rs"]
+#[path = "../../src/import_cycles.rs"]
 mod import_cycles;
 
 pub use bindings::{
@@ -88,7 +88,7 @@ mod tests {
     /// The README's embedding example is this crate's doc test, word for word.
     #[test]
     fn the_readme_example_is_the_doc_test() {
-        let readme = include_str!("../../../README.md");
+        let readme = include_str!("../../README.md");
         let block = readme
             .split("## Embedding")
             .nth(1)

@@ -1,7 +1,7 @@
 //! Host bindings of the `storage-driver` world, generated from `wit/`.
 
 wasmtime::component::bindgen!({
-    path: "../../wit",
+    path: "../wit",
     world: "storage-driver",
     exports: { default: async },
     // A claim waits for another instance's fetch.

@@ -7,13 +7,17 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// The workspace root, from a crate two levels below it.
+/// The workspace root: the nearest directory above the crate whose
+/// `Cargo.toml` declares the workspace.
 pub fn workspace_root() -> PathBuf {
     let manifest = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap());
     manifest
         .ancestors()
-        .nth(2)
-        .expect("crates live in host-test/<crate>")
+        .skip(1)
+        .find(|d| {
+            std::fs::read_to_string(d.join("Cargo.toml")).is_ok_and(|t| t.contains("[workspace]"))
+        })
+        .expect("the crate is inside the workspace")
         .to_path_buf()
 }
 
