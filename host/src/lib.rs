@@ -10,7 +10,7 @@
 //! # fn main() -> anyhow::Result<()> {
 //! # tokio::runtime::Runtime::new()?.block_on(async {
 //! use std::path::Path;
-//! use s3_driver_host::{Allowlist, ComponentCache, Driver, Limits, OutgoingPolicy, Runtime};
+//! use s3_driver_host::{Allowlist, ComponentCache, Driver, OpenOptions, OutgoingPolicy, Runtime};
 //! use s3_driver_kit::EmbeddedS3;
 //! use tokio::io::AsyncReadExt;
 //!
@@ -25,9 +25,7 @@
 //! // Egress: the component names what these parameters need (here the
 //! // endpoint); this cap refuses anything but loopback.
 //! let policy = OutgoingPolicy::new(Allowlist::new().allow_host("127.0.0.1"));
-//! let driver = Driver::open_with_limits(
-//!     &runtime, &params, &[], policy, &Default::default(), Limits::default(),
-//! ).await?;
+//! let driver = Driver::open(&runtime, OpenOptions::new(&params).policy(policy)).await?;
 //!
 //! // Send + Sync + Clone: hand clones to request handlers.
 //! driver.put_content("/docker/registry/v2/hello", b"world").await?;
@@ -68,8 +66,8 @@ pub use bindings::{
     ConfigValue, DriverError, FileInfo, Middleware, Parameter, RedirectRequest, Upload,
 };
 pub use driver::{
-    AsyncReader, AsyncWriter, CallError, CallResult, Driver, Origin, PurgeAction, Purged, Reader,
-    Requirements, WalkControl, Walker, Writer,
+    AsyncReader, AsyncWriter, CallError, CallResult, Driver, OpenOptions, Origin, PurgeAction,
+    Purged, Reader, Requirements, WalkControl, Walker, Writer,
 };
 pub use guest_log::{GuestLog, LogCounts};
 pub use metrics::Snapshot;

@@ -13,7 +13,7 @@ use s3_driver_host::config_file;
 use s3_driver_host::runtime::ComponentCache;
 use s3_driver_host::{
     Allowlist, BUILT_COMPONENT, CallError, ConfigValue, Driver, DriverError, Grants, Middleware,
-    OutgoingPolicy, PoolOptions, Runtime, TlsOptions,
+    OpenOptions, OutgoingPolicy, PoolOptions, Runtime, TlsOptions,
 };
 use s3_driver_kit::EmbeddedS3;
 use s3_driver_kit::core_params;
@@ -215,7 +215,14 @@ pub async fn open_on(cli: &Cli, t: &Configured, runtime: &Runtime) -> Result<Dri
         env: t.env.clone(),
         ..Grants::default()
     };
-    let driver = Driver::open_with(runtime, &t.params, &t.middleware, policy, &grants).await?;
+    let driver = Driver::open(
+        runtime,
+        OpenOptions::new(&t.params)
+            .middleware(&t.middleware)
+            .policy(policy)
+            .grants(grants.clone()),
+    )
+    .await?;
     for w in driver.warnings() {
         eprintln!("s3-driver: warning: {w}");
     }

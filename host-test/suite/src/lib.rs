@@ -13,7 +13,8 @@ use http_body_util::Full;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 
 use s3_driver_host::{
-    Allowlist, CallError, ConfigValue, Driver, DriverError, Grants, Limits, OutgoingPolicy, Runtime,
+    Allowlist, CallError, ConfigValue, Driver, DriverError, Limits, OpenOptions, OutgoingPolicy,
+    Runtime,
 };
 use s3_driver_kit::EmbeddedS3;
 
@@ -31,7 +32,7 @@ pub async fn driver_with(extra: &[(&str, ConfigValue)]) -> (Driver, EmbeddedS3) 
     let mut params = server.params();
     params.extend(extra.iter().map(|(k, v)| ((*k).to_owned(), v.clone())));
     let policy = OutgoingPolicy::new(loopback());
-    let driver = Driver::open(&RUNTIME, &params, policy, &[])
+    let driver = Driver::open(&RUNTIME, OpenOptions::new(&params).policy(policy))
         .await
         .expect("driver opens");
     (driver, server)
@@ -69,19 +70,21 @@ pub async fn open_params(params: &[(String, ConfigValue)]) -> Driver {
 
 /// [`open_params`], failures returned.
 pub async fn try_open_params(params: &[(String, ConfigValue)]) -> Result<Driver, CallError> {
-    Driver::open(&RUNTIME, params, OutgoingPolicy::new(loopback()), &[]).await
+    Driver::open(
+        &RUNTIME,
+        OpenOptions::new(params).policy(OutgoingPolicy::new(loopback())),
+    )
+    .await
 }
 
 /// A driver on `params` with per-instance `limits`, allowed to reach what
 /// the parameters name.
 pub async fn open_limited(params: &[(String, ConfigValue)], limits: Limits) -> Driver {
-    Driver::open_with_limits(
+    Driver::open(
         &RUNTIME,
-        params,
-        &[],
-        OutgoingPolicy::new(loopback()),
-        &Grants::default(),
-        limits,
+        OpenOptions::new(params)
+            .policy(OutgoingPolicy::new(loopback()))
+            .limits(limits),
     )
     .await
     .expect("driver opens")

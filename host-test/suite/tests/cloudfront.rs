@@ -11,8 +11,8 @@ use std::time::{Duration, SystemTime};
 
 use common::*;
 use s3_driver_host::{
-    CallError, ConfigValue, Driver, DriverError, Grants, Middleware, OutgoingPolicy, Parameter,
-    RedirectRequest,
+    CallError, ConfigValue, Driver, DriverError, Grants, Middleware, OpenOptions, OutgoingPolicy,
+    Parameter, RedirectRequest,
 };
 use s3_driver_kit::EmbeddedS3;
 
@@ -104,7 +104,14 @@ async fn open(
         fixed_time,
         ..Grants::default()
     };
-    Driver::open_with(&RUNTIME, &params, &middleware, policy, &grants).await
+    Driver::open(
+        &RUNTIME,
+        OpenOptions::new(&params)
+            .middleware(&middleware)
+            .policy(policy)
+            .grants(grants.clone()),
+    )
+    .await
 }
 
 fn request(method: &str, remote: &str) -> RedirectRequest {

@@ -6,7 +6,8 @@ use s3_driver_suite as common;
 
 use common::*;
 use s3_driver_host::{
-    CallError, ConfigValue, Driver, DriverError, Middleware, Parameter, RedirectRequest,
+    CallError, ConfigValue, Driver, DriverError, Middleware, OpenOptions, Parameter,
+    RedirectRequest,
 };
 use s3_storage_driver::config::{KEYS, Key, KeySpec, Rule};
 
@@ -188,7 +189,12 @@ async fn malformed_configurations_are_invalid_config_naming_the_parameter() {
         let mut params = base();
         params.retain(|(k, _)| k != key);
         params.push((key.into(), value.clone()));
-        match Driver::open(&RUNTIME, &params, s3_driver_suite::sends_nothing(), &[]).await {
+        match Driver::open(
+            &RUNTIME,
+            OpenOptions::new(&params).policy(s3_driver_suite::sends_nothing()),
+        )
+        .await
+        {
             Err(CallError::Driver(DriverError::InvalidConfig(m))) => {
                 assert!(m.contains(want), "{key}={value:?}: {m:?} lacks {want:?}");
                 assert!(m.contains(key), "{key}: the message {m:?} does not name it");
@@ -201,9 +207,12 @@ async fn malformed_configurations_are_invalid_config_naming_the_parameter() {
         }
     }
     // The same driver opens once the bad value is gone; no request was needed.
-    Driver::open(&RUNTIME, &base(), s3_driver_suite::sends_nothing(), &[])
-        .await
-        .unwrap();
+    Driver::open(
+        &RUNTIME,
+        OpenOptions::new(&base()).policy(s3_driver_suite::sends_nothing()),
+    )
+    .await
+    .unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -270,12 +279,11 @@ fn refused_value(key: &KeySpec) -> Option<(ConfigValue, &'static str)> {
 #[tokio::test(flavor = "multi_thread")]
 async fn every_parameter_and_option_refuses_a_bad_value_by_name() {
     let open = |params: Vec<(String, ConfigValue)>, middleware: Vec<Middleware>| async move {
-        Driver::open_with(
+        Driver::open(
             &RUNTIME,
-            &params,
-            &middleware,
-            s3_driver_suite::sends_nothing(),
-            &Default::default(),
+            OpenOptions::new(&params)
+                .middleware(&middleware)
+                .policy(s3_driver_suite::sends_nothing()),
         )
         .await
     };

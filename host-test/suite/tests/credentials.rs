@@ -8,7 +8,9 @@ use s3_driver_suite as common;
 use std::sync::{Arc, Mutex};
 
 use common::*;
-use s3_driver_host::{CallError, ConfigValue, Driver, DriverError, Grants, OutgoingPolicy};
+use s3_driver_host::{
+    CallError, ConfigValue, Driver, DriverError, Grants, OpenOptions, OutgoingPolicy,
+};
 use s3_driver_kit::EmbeddedS3;
 use s3_storage_driver::time::UtcDateTime;
 
@@ -57,7 +59,13 @@ async fn open_env(
         env: env.to_vec(),
         ..Grants::default()
     };
-    Driver::open_with(&RUNTIME, params, &[], OutgoingPolicy::new(allow), &grants).await
+    Driver::open(
+        &RUNTIME,
+        OpenOptions::new(params)
+            .policy(OutgoingPolicy::new(allow))
+            .grants(grants.clone()),
+    )
+    .await
 }
 
 fn iso(seconds_from_now: i64) -> String {
@@ -581,13 +589,13 @@ async fn sixteen_instances_fetch_credentials_and_ip_ranges_once_per_refresh() {
         max_instances: INSTANCES,
         ..Default::default()
     };
-    let d = Driver::open_with_limits(
+    let d = Driver::open(
         &RUNTIME,
-        &params,
-        &middleware,
-        OutgoingPolicy::new(allow),
-        &grants,
-        limits,
+        OpenOptions::new(&params)
+            .middleware(&middleware)
+            .policy(OutgoingPolicy::new(allow))
+            .grants(grants.clone())
+            .limits(limits),
     )
     .await
     .unwrap();

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use futures::StreamExt as _;
 use s3_driver_host::BUILT_COMPONENT;
 use s3_driver_host::{
-    ComponentCache, Driver, Fault, FaultRule, OutgoingPolicy, Runtime, WalkControl,
+    ComponentCache, Driver, Fault, FaultRule, OpenOptions, OutgoingPolicy, Runtime, WalkControl,
 };
 use s3_driver_kit::EmbeddedS3;
 use s3_driver_suite::BUILT_COMPONENT_B;
@@ -30,7 +30,9 @@ fn bytes_of(path: &str) -> Vec<u8> {
 async fn open(runtime: &Runtime, server: &EmbeddedS3) -> Driver {
     let params = server.params();
     let policy = OutgoingPolicy::new(s3_driver_suite::loopback());
-    Driver::open(runtime, &params, policy, &[]).await.unwrap()
+    Driver::open(runtime, OpenOptions::new(&params).policy(policy))
+        .await
+        .unwrap()
 }
 
 /// Deterministic content that differs per client and round.
@@ -207,9 +209,7 @@ async fn a_writer_closed_on_the_old_version_resumes_on_the_new_one() {
     params.push(("chunksize".into(), common::text("5242880")));
     let d = Driver::open(
         &runtime,
-        &params,
-        OutgoingPolicy::new(s3_driver_suite::loopback()),
-        &[],
+        OpenOptions::new(&params).policy(OutgoingPolicy::new(s3_driver_suite::loopback())),
     )
     .await
     .unwrap();
@@ -540,7 +540,7 @@ async fn a_driver_opens_from_a_distribution_config_file() {
     );
     let config = s3_driver_host::config_file::from_str(&yaml).unwrap();
     let runtime = Runtime::from_file(Path::new(BUILT_COMPONENT)).unwrap();
-    let d = Driver::open_config(&runtime, &config, &[], s3_driver_host::Limits::default())
+    let d = Driver::open(&runtime, OpenOptions::from_config(&config))
         .await
         .unwrap();
     assert!(d.warnings().is_empty(), "{:?}", d.warnings());

@@ -23,7 +23,9 @@
 use s3_driver_suite as common;
 
 use common::*;
-use s3_driver_host::{Allowlist, CallError, ConfigValue, Driver, DriverError, OutgoingPolicy};
+use s3_driver_host::{
+    Allowlist, CallError, ConfigValue, Driver, DriverError, OpenOptions, OutgoingPolicy,
+};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn root_exists_on_an_empty_bucket() {
@@ -354,7 +356,7 @@ async fn an_endpoint_outside_the_cap_refuses_the_open() {
     let (_d, s) = driver().await;
     let params = s.params();
     let policy = OutgoingPolicy::new(Allowlist::new().allow("127.0.0.1:1"));
-    match Driver::open(&RUNTIME, &params, policy, &[]).await {
+    match Driver::open(&RUNTIME, OpenOptions::new(&params).policy(policy)).await {
         Err(CallError::Driver(DriverError::InvalidConfig(m))) => assert_eq!(
             m,
             format!(
@@ -463,9 +465,7 @@ async fn bad_configuration_is_invalid_config_naming_the_parameter() {
         params.push(((*key).into(), value.clone()));
         match Driver::open(
             &RUNTIME,
-            &params,
-            OutgoingPolicy::new(Allowlist::new()),
-            &[],
+            OpenOptions::new(&params).policy(OutgoingPolicy::new(Allowlist::new())),
         )
         .await
         {
@@ -480,8 +480,11 @@ async fn bad_configuration_is_invalid_config_naming_the_parameter() {
     }
     let mut params = s.params();
     params.push(("chunksise".into(), ConfigValue::Integer(1)));
-    let d = Driver::open(&RUNTIME, &params, s3_driver_suite::sends_nothing(), &[])
-        .await
-        .unwrap();
+    let d = Driver::open(
+        &RUNTIME,
+        OpenOptions::new(&params).policy(s3_driver_suite::sends_nothing()),
+    )
+    .await
+    .unwrap();
     assert_eq!(d.warnings(), ["unknown parameter \"chunksise\" ignored"]);
 }

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use s3_driver_host::BUILT_COMPONENT;
 use s3_driver_host::{
-    CallError, Driver, DriverError, Fault, FaultRule, Grants, Limits, OutgoingPolicy, Runtime,
+    CallError, Driver, DriverError, Fault, FaultRule, Limits, OpenOptions, OutgoingPolicy, Runtime,
 };
 use s3_driver_kit::EmbeddedS3;
 use s3_driver_suite::bytes;
@@ -29,13 +29,11 @@ async fn open(server: &EmbeddedS3, limits: Limits) -> Driver {
         "checksumalgorithm".into(),
         s3_driver_host::ConfigValue::Text("sha256".into()),
     ));
-    Driver::open_with_limits(
+    Driver::open(
         &runtime,
-        &params,
-        &[],
-        OutgoingPolicy::new(s3_driver_suite::loopback()),
-        &Grants::default(),
-        limits,
+        OpenOptions::new(&params)
+            .policy(OutgoingPolicy::new(s3_driver_suite::loopback()))
+            .limits(limits),
     )
     .await
     .unwrap()

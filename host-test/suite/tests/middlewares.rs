@@ -6,8 +6,8 @@ use s3_driver_suite as common;
 
 use common::*;
 use s3_driver_host::{
-    CallError, ConfigValue, Driver, DriverError, Grants, Middleware, OutgoingPolicy, Parameter,
-    RedirectRequest,
+    CallError, ConfigValue, Driver, DriverError, Middleware, OpenOptions, OutgoingPolicy,
+    Parameter, RedirectRequest,
 };
 use s3_driver_kit::EmbeddedS3;
 
@@ -44,7 +44,13 @@ fn cloudfront() -> Middleware {
 async fn open(server: &EmbeddedS3, middleware: Vec<Middleware>) -> Result<Driver, CallError> {
     let params = server.params();
     let policy = OutgoingPolicy::new(s3_driver_suite::loopback());
-    Driver::open_with(&RUNTIME, &params, &middleware, policy, &Grants::default()).await
+    Driver::open(
+        &RUNTIME,
+        OpenOptions::new(&params)
+            .middleware(&middleware)
+            .policy(policy),
+    )
+    .await
 }
 
 fn get() -> RedirectRequest {

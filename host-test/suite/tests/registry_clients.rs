@@ -15,7 +15,7 @@ use bytes::Bytes;
 use common::registry::{Running, start_registry, test_options};
 use common::*;
 use http::{Method, StatusCode};
-use s3_driver_host::{ConfigValue, Driver, Middleware, OutgoingPolicy, Parameter};
+use s3_driver_host::{ConfigValue, Driver, Middleware, OpenOptions, OutgoingPolicy, Parameter};
 use s3_driver_kit::EmbeddedS3;
 use s3_driver_kit::oci::OciClient;
 use s3_driver_kit::oci::client::full;
@@ -351,7 +351,9 @@ async fn the_registry_serves_from_an_s3_endpoint_over_tls_with_redirects_followe
         },
     )
     .unwrap();
-    let d = Driver::open(&RUNTIME, &params, policy, &[]).await.unwrap();
+    let d = Driver::open(&RUNTIME, OpenOptions::new(&params).policy(policy))
+        .await
+        .unwrap();
     for redirect in [false, true] {
         let r = start_registry(
             d.clone(),
@@ -462,12 +464,11 @@ async fn cloudfront_redirects_are_signed_and_followed() {
         .collect(),
     };
     let policy = OutgoingPolicy::new(s3_driver_suite::loopback());
-    let d = Driver::open_with(
+    let d = Driver::open(
         &RUNTIME,
-        &params,
-        &[cloudfront],
-        policy,
-        &s3_driver_host::Grants::default(),
+        OpenOptions::new(&params)
+            .middleware(&[cloudfront])
+            .policy(policy),
     )
     .await
     .unwrap();

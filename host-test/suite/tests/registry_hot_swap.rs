@@ -14,7 +14,7 @@ use std::time::Duration;
 use common::registry::{start_registry, test_options};
 use common::*;
 use s3_driver_host::runtime::{ComponentCache, Runtime};
-use s3_driver_host::{BUILT_COMPONENT, Driver, OutgoingPolicy};
+use s3_driver_host::{BUILT_COMPONENT, Driver, OpenOptions, OutgoingPolicy};
 use s3_driver_kit::EmbeddedS3;
 use s3_driver_kit::oci::Image;
 
@@ -48,7 +48,9 @@ async fn pushes_survive_ten_swaps_of_the_driver_under_them() {
     let server = EmbeddedS3::start_temp().await.unwrap();
     let params = server.params();
     let policy = OutgoingPolicy::new(s3_driver_suite::loopback());
-    let driver = Driver::open(&runtime, &params, policy, &[]).await.unwrap();
+    let driver = Driver::open(&runtime, OpenOptions::new(&params).policy(policy))
+        .await
+        .unwrap();
     let registry = start_registry(driver, test_options()).await;
 
     let pushing = Arc::new(AtomicBool::new(true));

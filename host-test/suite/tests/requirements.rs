@@ -8,7 +8,7 @@
 use std::path::Path;
 
 use s3_driver_host::{
-    Allowlist, BUILT_COMPONENT, ConfigValue, Driver, Fault, FaultRule, Grants, Middleware,
+    Allowlist, BUILT_COMPONENT, ConfigValue, Driver, Fault, FaultRule, Middleware, OpenOptions,
     OutgoingPolicy, Parameter, Runtime,
 };
 use s3_driver_kit::EmbeddedS3;
@@ -43,12 +43,11 @@ fn filtered_cloudfront() -> Middleware {
 }
 
 async fn open(runtime: &Runtime, server: &EmbeddedS3, policy: OutgoingPolicy) -> Driver {
-    Driver::open_with(
+    Driver::open(
         runtime,
-        &server.params(),
-        &[filtered_cloudfront()],
-        policy,
-        &Grants::default(),
+        OpenOptions::new(&server.params())
+            .middleware(&[filtered_cloudfront()])
+            .policy(policy),
     )
     .await
     .unwrap()
@@ -126,12 +125,11 @@ async fn a_cap_refuses_a_widening_swap_and_the_old_version_keeps_serving() {
 async fn a_driver_opened_under_a_cap_that_refuses_its_needs_does_not_open() {
     let runtime = Runtime::from_file(Path::new(BUILT_COMPONENT)).unwrap();
     let server = EmbeddedS3::start_temp().await.unwrap();
-    let e = Driver::open_with(
+    let e = Driver::open(
         &runtime,
-        &server.params(),
-        &[filtered_cloudfront()],
-        OutgoingPolicy::new(loopback()),
-        &Grants::default(),
+        OpenOptions::new(&server.params())
+            .middleware(&[filtered_cloudfront()])
+            .policy(OutgoingPolicy::new(loopback())),
     )
     .await
     .unwrap_err();

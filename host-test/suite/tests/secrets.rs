@@ -10,8 +10,8 @@ use s3_driver_suite as common;
 
 use common::{RUNTIME, text};
 use s3_driver_host::{
-    CallError, ConfigValue, Driver, Fault, FaultRule, Grants, Middleware, OutgoingPolicy,
-    Parameter, RedirectRequest,
+    CallError, ConfigValue, Driver, Fault, FaultRule, Grants, Middleware, OpenOptions,
+    OutgoingPolicy, Parameter, RedirectRequest,
 };
 use s3_driver_kit::EmbeddedS3;
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
@@ -129,9 +129,14 @@ async fn wrong_secrets(server: &EmbeddedS3, grants: &Grants, seen: &mut Vec<Stri
             wrong.push(("sessiontoken".into(), text(TOKEN)));
         }
         let policy = OutgoingPolicy::new(s3_driver_suite::loopback());
-        let bad = Driver::open_with(&RUNTIME, &wrong, &[], policy, grants)
-            .await
-            .unwrap();
+        let bad = Driver::open(
+            &RUNTIME,
+            OpenOptions::new(&wrong)
+                .policy(policy)
+                .grants(grants.clone()),
+        )
+        .await
+        .unwrap();
         note(seen, &bad.put_content("/s/x", b"x").await.unwrap_err());
         note(seen, &bad.stat("/s/a").await.unwrap_err());
         note(seen, &bad.list("/s").await.unwrap_err());
@@ -185,7 +190,15 @@ async fn refused_configurations(
     ];
     for (p, m) in bad_configs {
         let policy = OutgoingPolicy::new(s3_driver_suite::loopback());
-        match Driver::open_with(&RUNTIME, &p, &m, policy, grants).await {
+        match Driver::open(
+            &RUNTIME,
+            OpenOptions::new(&p)
+                .middleware(&m)
+                .policy(policy)
+                .grants(grants.clone()),
+        )
+        .await
+        {
             Err(e) => note(seen, &e),
             Ok(_) => panic!("a bad configuration opened: {m:?}"),
         }
@@ -224,9 +237,15 @@ async fn no_output_carries_a_secret() {
             ("updatefrequency", "1ms"),
         ],
     )];
-    let d = Driver::open_with(&RUNTIME, &params, &middleware, policy, &grants)
-        .await
-        .unwrap();
+    let d = Driver::open(
+        &RUNTIME,
+        OpenOptions::new(&params)
+            .middleware(&middleware)
+            .policy(policy)
+            .grants(grants.clone()),
+    )
+    .await
+    .unwrap();
     seen.extend(d.warnings().iter().cloned());
     seen.push(format!("{d:?}"));
 

@@ -13,8 +13,8 @@ use s3_driver_suite as common;
 
 use common::*;
 use s3_driver_host::{
-    CallError, ConfigValue, Driver, DriverError, Fault, FaultRule, OutgoingPolicy, RedirectRequest,
-    TlsOptions,
+    CallError, ConfigValue, Driver, DriverError, Fault, FaultRule, OpenOptions, OutgoingPolicy,
+    RedirectRequest, TlsOptions,
 };
 use s3_driver_kit::EmbeddedS3;
 use s3_driver_kit::raw::RawS3;
@@ -33,7 +33,9 @@ async fn open(params: &[(String, ConfigValue)]) -> Driver {
         extra_roots_pem: Some(ca()),
     };
     let policy = OutgoingPolicy::with_tls(s3_driver_suite::loopback(), tls).unwrap();
-    Driver::open(&RUNTIME, params, policy, &[]).await.unwrap()
+    Driver::open(&RUNTIME, OpenOptions::new(params).policy(policy))
+        .await
+        .unwrap()
 }
 
 /// put, get, stat, list, a streamed write, presigned GET and HEAD, delete.

@@ -7,7 +7,7 @@ use s3_driver_suite as common;
 
 use common::*;
 use s3_driver_host::{
-    Allowlist, CallError, ConfigValue, Driver, DriverError, OutgoingPolicy, TlsOptions,
+    Allowlist, CallError, ConfigValue, Driver, DriverError, OpenOptions, OutgoingPolicy, TlsOptions,
 };
 use s3_driver_kit::EmbeddedS3;
 
@@ -68,7 +68,9 @@ async fn skipverify_accepts_the_certificate_for_that_driver_only() {
         // configuration does not, and the driver's pool follows.
         let policy = OutgoingPolicy::new(s3_driver_suite::loopback());
         assert!(!policy.skips_tls_verification());
-        let d = Driver::open(&RUNTIME, &params, policy, &[]).await.unwrap();
+        let d = Driver::open(&RUNTIME, OpenOptions::new(&params).policy(policy))
+            .await
+            .unwrap();
         assert!(d.policy().skips_tls_verification());
         round_trip(&d, &format!("/skip-v4-{v4}")).await;
     }
@@ -91,7 +93,9 @@ async fn a_custom_ca_is_trusted_with_verification_on() {
     };
     let policy = OutgoingPolicy::with_tls(s3_driver_suite::loopback(), tls).unwrap();
     assert!(!policy.skips_tls_verification());
-    let d = Driver::open(&RUNTIME, &params, policy, &[]).await.unwrap();
+    let d = Driver::open(&RUNTIME, OpenOptions::new(&params).policy(policy))
+        .await
+        .unwrap();
     round_trip(&d, "/ca").await;
     // A CA file without certificates is refused when the policy is built.
     let bad = TlsOptions {

@@ -6,7 +6,7 @@ use s3_driver_suite as common;
 
 use common::*;
 use s3_driver_host::{
-    CallError, ConfigValue, Driver, DriverError, Fault, FaultRule, OutgoingPolicy,
+    CallError, ConfigValue, Driver, DriverError, Fault, FaultRule, OpenOptions, OutgoingPolicy,
 };
 use s3_driver_kit::EmbeddedS3;
 use s3_driver_kit::raw::RawS3;
@@ -92,7 +92,9 @@ async fn parts_are_uniform_and_resume_pages_through_parts_and_uploads() {
     let mut params = server.params();
     params.push(("chunksize".into(), ConfigValue::Integer(5 << 20)));
     let policy = OutgoingPolicy::new(s3_driver_suite::loopback());
-    let d = Driver::open(&RUNTIME, &params, policy, &[]).await.unwrap();
+    let d = Driver::open(&RUNTIME, OpenOptions::new(&params).policy(policy))
+        .await
+        .unwrap();
     let raw = RawS3::from_params(&params).unwrap();
 
     // Uploads of sibling keys sort before and after ours; the driver must page past them.
@@ -147,7 +149,9 @@ async fn a_resumed_upload_keeps_the_kms_key_id_on_radosgw() {
     let raw = RawS3::from_params(&params).unwrap();
     raw.create_bucket().await.unwrap();
     let policy = OutgoingPolicy::new(s3_driver_suite::loopback());
-    let d = Driver::open(&RUNTIME, &params, policy, &[]).await.unwrap();
+    let d = Driver::open(&RUNTIME, OpenOptions::new(&params).policy(policy))
+        .await
+        .unwrap();
     let data = bytes(200);
     let mut w = d.writer("/blob", false).await.unwrap();
     w.write(&data[..100]).await.unwrap();

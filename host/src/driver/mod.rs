@@ -10,6 +10,7 @@
 pub mod async_io;
 pub mod error;
 pub mod handles;
+pub mod options;
 pub(crate) mod pool;
 pub mod requirements;
 pub mod uploads;
@@ -20,14 +21,14 @@ use std::sync::Arc;
 pub use async_io::{AsyncReader, AsyncWriter};
 pub use error::{CallError, CallResult};
 pub use handles::{Reader, WalkControl, Walker, Writer};
+pub use options::OpenOptions;
 pub use requirements::{Origin, Requirements};
 pub use uploads::{PurgeAction, Purged};
 
-use crate::config_file::DistributionConfig;
 use crate::metrics::Snapshot;
-use crate::outgoing::{Allowlist, OutgoingPolicy, Stats};
-use crate::runtime::{Grants, Limits, Runtime};
-use crate::{ConfigValue, FileInfo, Middleware, RedirectRequest};
+use crate::outgoing::{OutgoingPolicy, Stats};
+use crate::runtime::Runtime;
+use crate::{FileInfo, RedirectRequest};
 use pool::{Lease, Shared, Use, call, driver_err, observed};
 
 /// An opened storage driver: cheap to clone, usable from many tasks at once.
@@ -47,83 +48,26 @@ impl fmt::Debug for Driver {
 }
 
 impl Driver {
-    /// Opens a driver with `params`. Its HTTP goes through `policy`; its
-    /// environment (for the AWS credential variables) holds `env` only.
-    pub async fn open(
-        runtime: &Runtime,
-        params: &[(String, ConfigValue)],
-        policy: OutgoingPolicy,
-        env: &[(String, String)],
-    ) -> CallResult<Driver> {
-        let grants = Grants {
-            env: env.to_vec(),
-            ..Grants::default()
-        };
-        Self::open_with(runtime, params, &[], policy, &grants).await
-    }
-
-    /// Opens a driver with `middleware: storage:` entries and explicit grants.
-    pub async fn open_with(
-        runtime: &Runtime,
-        params: &[(String, ConfigValue)],
-        middleware: &[Middleware],
-        policy: OutgoingPolicy,
-        grants: &Grants,
-    ) -> CallResult<Driver> {
-        Self::open_with_limits(
-            runtime,
-            params,
-            middleware,
-            policy,
-            grants,
-            Limits::default(),
-        )
-        .await
-    }
-
-    /// Opens a driver from a Distribution `config.yml`: its `storage: s3:`
-    /// block and `middleware: storage:` entries, reaching only the origins
-    /// the running component says that configuration needs, offered `env`.
-    pub async fn open_config(
-        runtime: &Runtime,
-        config: &DistributionConfig,
-        env: &[(String, String)],
-        limits: Limits,
-    ) -> CallResult<Driver> {
-        let policy = OutgoingPolicy::new(Allowlist::any());
-        let grants = Grants {
-            env: env.to_vec(),
-            ..Grants::default()
-        };
-        Self::open_with_limits(
-            runtime,
-            &config.storage,
-            &config.middleware,
-            policy,
-            &grants,
-            limits,
-        )
-        .await
-    }
-
-    /// Opens a driver with explicit per-instance limits. `policy`'s
-    /// allowlist caps what the component may be granted, and `grants` is
-    /// what the embedder offers: each version of the component says what
-    /// the configuration needs (the WIT `requirements` export) before it
-    /// serves, and gets exactly that: the origins it names, the offered
+    /// Opens a driver as `options` say. Each version of the component says
+    /// what the configuration needs (the WIT `requirements` export) before
+    /// it serves, and gets exactly that: the origins it names, the offered
     /// variables it names, read-only access to the directories of the files
     /// it names. A version that names an origin the cap refuses is refused
-    /// (`invalid-config`).
-    pub async fn open_with_limits(
-        runtime: &Runtime,
-        params: &[(String, ConfigValue)],
-        middleware: &[Middleware],
-        policy: OutgoingPolicy,
-        grants: &Grants,
-        limits: Limits,
-    ) -> CallResult<Driver> {
-        let shared =
-            Arc::new(Shared::open(runtime, params, middleware, policy, grants, limits).await?);
+    /// (`invalid-config`), at open and at a swap.
+    pub async fn open(runtime: &Runtime, mut options: OpenOptions) -> CallResult<Driver> {
+        let policy = options.take_policy();
+        let limits = options.limits;
+        let shared = Arc::new(
+            Shared::open(
+                runtime,
+                &options.params,
+                &options.middleware,
+                policy,
+                &options.grants,
+                limits,
+            )
+            .await?,
+        );
         pool::spawn_trimmer(Arc::downgrade(&shared), limits.idle_timeout);
         let gate: std::sync::Weak<dyn crate::runtime::Gate> = Arc::downgrade(&shared) as _;
         runtime.add_gate(gate);

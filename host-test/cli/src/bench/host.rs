@@ -5,7 +5,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use s3_driver_host::{
-    Allowlist, BUILT_COMPONENT, ComponentCache, ConfigValue, Driver, Grants, Limits,
+    Allowlist, BUILT_COMPONENT, ComponentCache, ConfigValue, Driver, Grants, Limits, OpenOptions,
     OutgoingPolicy, Runtime,
 };
 
@@ -128,7 +128,7 @@ pub async fn run(params: &[(String, ConfigValue)], rounds: usize) -> anyhow::Res
     let mut driver = None;
     for _ in 0..rounds {
         let started = Instant::now();
-        let d = Driver::open(&runtime, params, policy.clone(), &[]).await?;
+        let d = Driver::open(&runtime, OpenOptions::new(params).policy(policy.clone())).await?;
         opens.push(started.elapsed());
         driver = Some(d);
     }

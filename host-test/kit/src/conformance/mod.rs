@@ -59,8 +59,8 @@ use sha2::{Digest, Sha256};
 
 use crate::raw::RawS3;
 use s3_driver_host::{
-    Allowlist, CallError, CallResult, ConfigValue, Driver, DriverError, FileInfo, OutgoingPolicy,
-    RedirectRequest, Runtime, WalkControl,
+    Allowlist, CallError, CallResult, ConfigValue, Driver, DriverError, FileInfo, OpenOptions,
+    OutgoingPolicy, RedirectRequest, Runtime, WalkControl,
 };
 
 /// The cases a server cannot run, and why: the only way a case may end
@@ -305,7 +305,7 @@ impl Ctx {
         let params = self.params_with(extra);
         let policy = OutgoingPolicy::new(Allowlist::any());
         ok(
-            Driver::open(&self.runtime, &params, policy, &[]).await,
+            Driver::open(&self.runtime, OpenOptions::new(&params).policy(policy)).await,
             "opening a driver",
         )
     }
@@ -688,7 +688,7 @@ pub async fn run_case(runtime: &Runtime, target: &Target, case: &Case) -> Outcom
 
 async fn open_plain(runtime: &Runtime, target: &Target) -> CallResult<Driver> {
     let policy = OutgoingPolicy::new(Allowlist::any());
-    Driver::open(runtime, &target.params, policy, &[]).await
+    Driver::open(runtime, OpenOptions::new(&target.params).policy(policy)).await
 }
 
 /// `TearDownTest`: `List("/")` must be empty and no upload may remain open.

@@ -148,7 +148,10 @@ case!(client_transport, "TestClientTransport", |c| {
         // The embedder's policy verifies; the component says when its
         // configuration does not, and the driver's pool follows.
         let policy = OutgoingPolicy::new(Allowlist::any());
-        let d = ok(Driver::open(&c.runtime, &params, policy, &[]).await, "open")?;
+        let d = ok(
+            Driver::open(&c.runtime, OpenOptions::new(&params).policy(policy)).await,
+            "open",
+        )?;
         ensure!(
             d.policy().skips_tls_verification() == connects,
             "skipverify {value}: the driver's TLS policy disagrees"
